@@ -1,0 +1,213 @@
+//go:build linux
+
+package namespace
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+var flags = map[specs.LinuxNamespaceType]uintptr{
+	PID:     unix.CLONE_NEWPID,
+	Network: unix.CLONE_NEWNET,
+	Mount:   unix.CLONE_NEWNS,
+	IPC:     unix.CLONE_NEWIPC,
+	UTS:     unix.CLONE_NEWUTS,
+	User:    unix.CLONE_NEWUSER,
+	Cgroup:  unix.CLONE_NEWCGROUP,
+	Time:    unix.CLONE_NEWTIME,
+}
+
+// procNames are the file names under /proc/<pid>/ns.
+var procNames = map[specs.LinuxNamespaceType]string{
+	PID: "pid", Network: "net", Mount: "mnt", IPC: "ipc", UTS: "uts", User: "user", Cgroup: "cgroup", Time: "time",
+}
+
+// Flag returns the CLONE_NEW* flag of a namespace type.
+func Flag(t specs.LinuxNamespaceType) uintptr { return flags[t] }
+
+// ProcPath returns /proc/<pid>/ns/<name> for a namespace type, the path by which
+// another container can join that process's namespace.
+func ProcPath(pid int, t specs.LinuxNamespaceType) string {
+	return fmt.Sprintf("/proc/%d/ns/%s", pid, procNames[t])
+}
+
+// CloneFlags returns the clone flags for the namespaces in nss that are created
+// (no Path). The time namespace is left out: its offsets can only be written
+// before any process lives in it, so it is unshared by the container's init
+// right before execve (time_namespaces(7)), never passed to clone.
+func CloneFlags(nss []specs.LinuxNamespace) uintptr {
+	var f uintptr
+	for _, ns := range nss {
+		if ns.Path == "" && ns.Type != Time {
+			f |= flags[ns.Type]
+		}
+	}
+	return f
+}
+
+// Same reports whether two nsfs files (e.g. /proc/1/ns/net and
+// /proc/self/ns/net) name the same namespace.
+func Same(a, b string) (bool, error) {
+	var sa, sb unix.Stat_t
+	if err := unix.Stat(a, &sa); err != nil {
+		return false, fmt.Errorf("stat %s: %w", a, err)
+	}
+	if err := unix.Stat(b, &sb); err != nil {
+		return false, fmt.Errorf("stat %s: %w", b, err)
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino, nil
+}
+
+// CheckJoinable returns an error wrapping ErrNotSupported for namespaces joined
+// by path that a Go process cannot enter (mount, user), and an error for paths
+// that do not name a namespace of the declared type.
+func CheckJoinable(nss []specs.LinuxNamespace) error {
+	for _, ns := range nss {
+		if ns.Path == "" {
+			continue
+		}
+		if ns.Type == Mount || ns.Type == User {
+			return fmt.Errorf("join %s namespace %s: setns into a %s namespace from a multithreaded Go process: %w",
+				ns.Type, ns.Path, ns.Type, ErrNotSupported)
+		}
+		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("join %s namespace %s: %w", ns.Type, ns.Path, err)
+		}
+		// NS_GET_NSTYPE tells whether the file is an nsfs file of the declared type.
+		got, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("join %s namespace %s: not a namespace file: %w", ns.Type, ns.Path, err)
+		}
+		if uintptr(got) != flags[ns.Type] {
+			return fmt.Errorf("join %s namespace %s: the file is a namespace of another type", ns.Type, ns.Path)
+		}
+	}
+	return nil
+}
+
+// Joined is the state of an OS thread that has entered namespaces by path. The
+// caller must have locked the goroutine to its thread before Join.
+type Joined struct {
+	restore []restoreEntry
+}
+
+type restoreEntry struct {
+	fd   int
+	flag uintptr
+}
+
+// Join enters every namespace in nss that has a Path on the calling OS thread.
+// The caller must hold runtime.LockOSThread. Children forked from this thread
+// are created in those namespaces (for pid: pid_for_children). Restore returns
+// the thread to where it was.
+func Join(nss []specs.LinuxNamespace) (*Joined, error) {
+	j := &Joined{}
+	for _, ns := range nss {
+		if ns.Path == "" {
+			continue
+		}
+		if ns.Type == Mount || ns.Type == User {
+			j.Restore()
+			return nil, fmt.Errorf("join %s namespace %s: %w", ns.Type, ns.Path, ErrNotSupported)
+		}
+		self := fmt.Sprintf("/proc/thread-self/ns/%s", procNames[ns.Type])
+		if ns.Type == PID {
+			self = "/proc/thread-self/ns/pid_for_children"
+		}
+		if ns.Type == Time {
+			self = "/proc/thread-self/ns/time_for_children"
+		}
+		old, err := unix.Open(self, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			j.Restore()
+			return nil, fmt.Errorf("open %s: %w", self, err)
+		}
+		target, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			unix.Close(old)
+			j.Restore()
+			return nil, fmt.Errorf("join %s namespace %s: %w", ns.Type, ns.Path, err)
+		}
+		err = unix.Setns(target, int(flags[ns.Type]))
+		unix.Close(target)
+		if err != nil {
+			unix.Close(old)
+			j.Restore()
+			return nil, fmt.Errorf("setns %s namespace %s: %w", ns.Type, ns.Path, err)
+		}
+		j.restore = append(j.restore, restoreEntry{fd: old, flag: flags[ns.Type]})
+	}
+	return j, nil
+}
+
+// Restore returns the thread to the namespaces it had before Join, last joined
+// first. It reports false when a namespace could not be restored: the caller
+// must then let the thread die (return without runtime.UnlockOSThread) so that
+// no other goroutine ever runs in a foreign namespace.
+func (j *Joined) Restore() bool {
+	if j == nil {
+		return true
+	}
+	ok := true
+	for i := len(j.restore) - 1; i >= 0; i-- {
+		r := j.restore[i]
+		if err := unix.Setns(r.fd, int(r.flag)); err != nil {
+			ok = false
+		}
+		unix.Close(r.fd)
+	}
+	j.restore = nil
+	return ok
+}
+
+// NeedsThread reports whether nss joins anything by path, so that the caller
+// must fork from a dedicated locked thread.
+func NeedsThread(nss []specs.LinuxNamespace) bool {
+	for _, ns := range nss {
+		if ns.Path != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// InThread runs fn on a locked OS thread that has joined the namespaces of nss
+// with a Path. The thread is returned to the scheduler only if every namespace
+// was restored; otherwise it is discarded.
+func InThread(nss []specs.LinuxNamespace, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		j, err := Join(nss)
+		if err != nil {
+			errc <- err
+			runtime.UnlockOSThread()
+			return
+		}
+		err = fn()
+		if j.Restore() {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
+	}()
+	return <-errc
+}
+
+// SelfPath returns the nsfs path of the calling process's namespace of type t.
+func SelfPath(t specs.LinuxNamespaceType) string {
+	return "/proc/self/ns/" + procNames[t]
+}
+
+// Supported reports whether the running kernel has namespaces of type t.
+func Supported(t specs.LinuxNamespaceType) bool {
+	_, err := os.Stat(SelfPath(t))
+	return !errors.Is(err, os.ErrNotExist)
+}
