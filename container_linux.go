@@ -1,0 +1,468 @@
+//go:build linux
+
+package container
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/cocoonrt/container/internal/initproto"
+	"github.com/cocoonrt/container/namespace"
+	"github.com/cocoonrt/container/rootfs"
+)
+
+// State is where a container is in its life.
+type State string
+
+const (
+	Running State = "running"
+	Stopped State = "stopped"
+	Deleted State = "deleted"
+)
+
+// Container is a started container. Its methods are safe for concurrent use.
+type Container struct {
+	id     string
+	spec   *specs.Spec
+	logger *slog.Logger
+	cmd    *exec.Cmd
+	pid    int
+	pidNS  bool
+
+	// Resources the container owns, released by Delete.
+	writable *rootfs.Writable
+	keep     bool
+
+	done     chan struct{} // closed when the init has been reaped
+	result   *Result
+	waitErr  error
+	mu       sync.Mutex
+	reason   Reason // why we killed it, if we did
+	deleted  bool
+	stopWait time.Duration
+}
+
+// Start creates the container and starts its workload. ctx bounds the
+// container's whole life: when it is cancelled the container is killed.
+func (b *Builder) Start(ctx context.Context) (*Container, error) {
+	if err := b.validate(); err != nil {
+		return nil, err
+	}
+	spec, err := copySpec(b.spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := namespace.CheckJoinable(spec.Linux.Namespaces); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return start(ctx, b, spec)
+}
+
+// Run starts the container, waits for it and deletes it. A workload that
+// exits non-zero is not an error: the Result says how it ended. The error is
+// non-nil when the container could not start, could not be cleaned up, or was
+// stopped by ctx (then errors.Is(err, ctx.Err()) and the Result is set too).
+func (b *Builder) Run(ctx context.Context) (*Result, error) {
+	c, err := b.Start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, werr := c.Wait()
+	derr := c.Delete()
+	if werr != nil || derr != nil {
+		return res, errors.Join(werr, derr)
+	}
+	switch res.Reason {
+	case Canceled:
+		return res, fmt.Errorf("container %s: %w", c.id, context.Canceled)
+	case DeadlineExceeded:
+		return res, fmt.Errorf("container %s: %w", c.id, context.DeadlineExceeded)
+	}
+	return res, nil
+}
+
+func newID() string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// DefaultStateDir is where containers keep their writable layers: /var/lib/cocoon
+// for root; $XDG_RUNTIME_DIR/cocoon or ~/.local/share/cocoon otherwise.
+func DefaultStateDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/cocoon"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "cocoon")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "share", "cocoon")
+}
+
+func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, retErr error) {
+	t0 := time.Now()
+	logger := b.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	id := b.id
+	if id == "" {
+		id = newID()
+	}
+	stateDir := b.stateDir
+	if stateDir == "" {
+		stateDir = DefaultStateDir()
+	}
+	c := &Container{id: id, spec: spec, logger: logger.With("container", id), done: make(chan struct{}), stopWait: b.stopWait}
+	nss := spec.Linux.Namespaces
+	c.pidNS = hasNew(nss, namespace.PID)
+	// Until the reaper owns the container, every error releases what was made.
+	defer func() {
+		if retErr != nil {
+			c.release()
+		}
+	}()
+
+	cfg := &initproto.Config{Kind: initproto.KindConfig, Spec: spec, Init: spec.Annotations[AnnotationInit] == "true"}
+	switch spec.Annotations[AnnotationRootfs] {
+	case RootfsHost, RootfsLayers:
+		lowers := []string{"/"}
+		if spec.Annotations[AnnotationRootfs] == RootfsLayers {
+			var err error
+			if lowers, err = b.layers(); err != nil {
+				return nil, err
+			}
+		}
+		l := &rootfs.Layers{Lower: lowers, HostRoot: spec.Annotations[AnnotationRootfs] == RootfsHost, Hide: []string{stateDir}}
+		if err := l.Validate(); err != nil {
+			return nil, stepErr("rootfs", err)
+		}
+		w, err := rootfs.NewWritable(filepath.Join(stateDir, "containers"), id)
+		if err != nil {
+			return nil, stepErr("rootfs", err)
+		}
+		c.writable, c.keep = w, spec.Annotations[AnnotationKeepLayer] == "true"
+		if err := chownToContainerRoot(spec, w.Upper, w.Work, w.Target); err != nil {
+			return nil, stepErr("rootfs", err)
+		}
+		l.Upper, l.Work, l.Target = w.Upper, w.Work, w.Target
+		cfg.Layers = l
+	}
+
+	exe, err := protectedExe()
+	if err != nil {
+		return nil, stepErr("init binary", err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, stepErr("socketpair", err)
+	}
+	parentSock := os.NewFile(uintptr(fds[0]), "cocoon-sync")
+	childSock := os.NewFile(uintptr(fds[1]), "cocoon-sync-child")
+	defer childSock.Close()
+	var closeParent = true
+	defer func() {
+		if closeParent {
+			parentSock.Close()
+		}
+	}()
+
+	pidfd := -1
+	cmd := &exec.Cmd{
+		Path:       exe,
+		Args:       []string{initproto.Arg0},
+		Env:        []string{},
+		Dir:        "/",
+		Stdin:      b.stdin,
+		Stdout:     b.stdout,
+		Stderr:     b.stderr,
+		ExtraFiles: []*os.File{childSock},
+		// Pipes of non-*os.File streams are closed this long after the
+		// container exits, even if a stray holder keeps them open.
+		WaitDelay: 2 * time.Second,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:                 namespace.CloneFlags(nss),
+			Pdeathsig:                  syscall.SIGKILL,
+			Setsid:                     true,
+			PidFD:                      &pidfd,
+			GidMappingsEnableSetgroups: os.Geteuid() == 0,
+		},
+	}
+	for _, m := range spec.Linux.UIDMappings {
+		cmd.SysProcAttr.UidMappings = append(cmd.SysProcAttr.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+	}
+	for _, m := range spec.Linux.GIDMappings {
+		cmd.SysProcAttr.GidMappings = append(cmd.SysProcAttr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+	}
+	c.cmd = cmd
+
+	startInit := cmd.Start
+	if namespace.NeedsThread(nss) {
+		startInit = func() error { return namespace.InThread(nss, cmd.Start) }
+	}
+	if err := startInit(); err != nil {
+		return nil, stepErr("start init", err)
+	}
+	if pidfd >= 0 {
+		// os.Process keeps its own pidfd for Wait and Signal.
+		unix.Close(pidfd)
+	}
+	c.pid = cmd.Process.Pid
+	childSock.Close()
+	conn := initproto.NewConn(parentSock)
+	if err := conn.Send(cfg); err != nil {
+		c.abort()
+		return nil, stepErr("send config", err)
+	}
+	var msg initproto.Message
+	err = conn.Recv(&msg)
+	switch {
+	case cfg.Init && err == nil && msg.Kind == initproto.KindStarted:
+		// The init stays and reports the workload's end on the socket.
+	case errors.Is(err, io.EOF) && !cfg.Init:
+		// close-on-exec: the workload is running.
+	case err == nil && msg.Kind == initproto.KindError:
+		c.abort()
+		return nil, &StepError{Step: msg.Step, Err: msg.Cause()}
+	case err != nil:
+		c.abort()
+		return nil, stepErr("init", fmt.Errorf("no answer from the container's init: %w", err))
+	default:
+		c.abort()
+		return nil, stepErr("init", fmt.Errorf("unexpected message %q", msg.Kind))
+	}
+	closeParent = false
+	c.logger.Debug("container started", "pid", c.pid, "took", time.Since(t0))
+	go c.reap(t0, conn, parentSock, cfg.Init)
+	go c.watch(ctx)
+	return c, nil
+}
+
+// chownToContainerRoot gives the writable layer to the container's root when
+// a user namespace maps it elsewhere: overlayfs writes the upper layer with
+// the mounter's credentials.
+func chownToContainerRoot(spec *specs.Spec, dirs ...string) error {
+	if !hasNew(spec.Linux.Namespaces, namespace.User) {
+		return nil
+	}
+	uid, ok1 := namespace.MapToHost(spec.Linux.UIDMappings, 0)
+	gid, ok2 := namespace.MapToHost(spec.Linux.GIDMappings, 0)
+	if !ok1 || !ok2 {
+		return errors.New("container root (uid 0 / gid 0) is not mapped in the user namespace")
+	}
+	for _, d := range dirs {
+		if err := os.Chown(d, int(uid), int(gid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// abort kills a half-started init and reaps it.
+func (c *Container) abort() {
+	c.cmd.Process.Kill()
+	c.cmd.Wait()
+}
+
+// reap waits for the init, records the result and closes done. It is the only
+// caller of cmd.Wait once Start has returned.
+func (c *Container) reap(t0 time.Time, conn *initproto.Conn, sock *os.File, withInit bool) {
+	var status *syscall.WaitStatus
+	if withInit {
+		var msg initproto.Message
+		if err := conn.Recv(&msg); err == nil && msg.Kind == initproto.KindExited {
+			ws := syscall.WaitStatus(msg.Status)
+			status = &ws
+		}
+	}
+	err := c.cmd.Wait()
+	sock.Close()
+	res := &Result{Started: t0, Finished: time.Now()}
+	if status == nil {
+		if ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+			status = &ws
+		}
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) && !errors.Is(err, exec.ErrWaitDelay) {
+		c.waitErr = err
+	}
+	switch {
+	case status == nil:
+		res.Reason, res.ExitCode = Exited, -1
+	case status.Signaled():
+		res.Reason, res.Signal, res.ExitCode = Signaled, status.Signal(), 128+int(status.Signal())
+	default:
+		res.Reason, res.ExitCode = Exited, status.ExitStatus()
+	}
+	c.mu.Lock()
+	if c.reason != "" {
+		res.Reason = c.reason
+	}
+	c.result = res
+	c.mu.Unlock()
+	c.logger.Debug("container exited", "result", res.String())
+	close(c.done)
+}
+
+// watch kills the container when ctx ends first.
+func (c *Container) watch(ctx context.Context) {
+	select {
+	case <-c.done:
+		return
+	case <-ctx.Done():
+	}
+	reason := Canceled
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		reason = DeadlineExceeded
+	}
+	if c.stopWait > 0 {
+		c.Signal(syscall.SIGTERM)
+		select {
+		case <-c.done:
+			return
+		case <-time.After(c.stopWait):
+		}
+	}
+	c.kill(reason)
+}
+
+// ID returns the container's ID.
+func (c *Container) ID() string { return c.id }
+
+// Pid returns the host PID of the container's first process.
+func (c *Container) Pid() int { return c.pid }
+
+// Spec returns the spec the container was started with.
+func (c *Container) Spec() *specs.Spec { s, _ := copySpec(c.spec); return s }
+
+// NamespacePath returns the path by which another container can join this
+// one's namespace of type t (WithJoinNamespace), valid while it runs.
+func (c *Container) NamespacePath(t specs.LinuxNamespaceType) string {
+	return namespace.ProcPath(c.pid, t)
+}
+
+// LayerDir returns the directory of the writable layer ("" without one). With
+// WithKeepLayer it survives Delete.
+func (c *Container) LayerDir() string {
+	if c.writable == nil {
+		return ""
+	}
+	return c.writable.Dir
+}
+
+// State reports whether the container runs, has stopped or was deleted.
+func (c *Container) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.deleted {
+		return Deleted
+	}
+	select {
+	case <-c.done:
+		return Stopped
+	default:
+		return Running
+	}
+}
+
+// Wait blocks until the container's first process has ended and returns how.
+func (c *Container) Wait() (*Result, error) {
+	<-c.done
+	return c.result, c.waitErr
+}
+
+// Done is closed when the container has ended.
+func (c *Container) Done() <-chan struct{} { return c.done }
+
+// Signal sends sig to the container's first process. A workload running as
+// PID 1 ignores signals it has no handler for (except SIGKILL); WithInit
+// forwards them to the workload instead.
+func (c *Container) Signal(sig os.Signal) error {
+	select {
+	case <-c.done:
+		return ErrNotRunning
+	default:
+	}
+	if err := c.cmd.Process.Signal(sig); err != nil {
+		if errors.Is(err, os.ErrProcessDone) {
+			return ErrNotRunning
+		}
+		return err
+	}
+	return nil
+}
+
+// Kill kills every process of the container and returns once it has ended.
+func (c *Container) Kill() error {
+	c.kill(Killed)
+	<-c.done
+	return nil
+}
+
+func (c *Container) kill(reason Reason) {
+	c.mu.Lock()
+	if c.reason == "" {
+		c.reason = reason
+	}
+	c.mu.Unlock()
+	// SIGKILL to the first process of a pid namespace kills all of it; without
+	// one, the process group (the init is a session leader) is what we have.
+	if !c.pidNS {
+		unix.Kill(-c.pid, unix.SIGKILL)
+	}
+	c.cmd.Process.Kill()
+}
+
+// Delete kills the container if it still runs and releases everything it
+// owns: the writable layer (unless kept), and later its cgroup and network.
+// It is the one release point; calling it again does nothing.
+func (c *Container) Delete() error {
+	select {
+	case <-c.done:
+	default:
+		c.kill(Killed)
+		<-c.done
+	}
+	c.mu.Lock()
+	if c.deleted {
+		c.mu.Unlock()
+		return nil
+	}
+	c.deleted = true
+	c.mu.Unlock()
+	return c.release()
+}
+
+// Close is Delete, for io.Closer.
+func (c *Container) Close() error { return c.Delete() }
+
+// release frees what the container owns. Called once, by Delete or by a
+// failing Start.
+func (c *Container) release() error {
+	var errs []error
+	if c.writable != nil && !c.keep {
+		errs = append(errs, c.writable.Remove())
+	}
+	return errors.Join(errs...)
+}

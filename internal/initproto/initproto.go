@@ -1,0 +1,125 @@
+package initproto
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/cocoonrt/container/rootfs"
+)
+
+// Arg0 is the argv[0] of a re-executed init. container.Init dispatches on it.
+const Arg0 = "cocoon-init"
+
+// SyncFD is the fd number of the init's end of the socketpair.
+const SyncFD = 3
+
+// Message kinds.
+const (
+	KindConfig  = "config"
+	KindReady   = "ready"
+	KindGo      = "go"
+	KindStarted = "started"
+	KindExited  = "exited"
+	KindError   = "error"
+)
+
+// Config is everything the init needs.
+type Config struct {
+	Kind string      `json:"kind"`
+	Spec *specs.Spec `json:"spec"`
+	// Layers is the overlay root; nil for a plain directory (Spec.Root.Path)
+	// or no root change at all.
+	Layers *rootfs.Layers `json:"layers,omitempty"`
+	// WaitForGo makes the init wait for a Go message after Ready (the parent
+	// still has placement or network work to do).
+	WaitForGo bool `json:"waitForGo,omitempty"`
+	// Init makes the init stay as PID 1: it forks the workload, reaps orphans
+	// and forwards signals.
+	Init bool `json:"init,omitempty"`
+	// UnshareCgroup asks the init to create its cgroup namespace itself, after
+	// the parent attached it to its cgroup (v1 placement happens after clone).
+	UnshareCgroup bool `json:"unshareCgroup,omitempty"`
+}
+
+// Message is every other message of the protocol.
+type Message struct {
+	Kind string `json:"kind"`
+	// Error
+	Step  string `json:"step,omitempty"`
+	Text  string `json:"text,omitempty"`
+	Errno int    `json:"errno,omitempty"`
+	// Started
+	Pid int `json:"pid,omitempty"`
+	// Exited: the wait status as the kernel reports it.
+	Status int `json:"status,omitempty"`
+}
+
+// remoteError keeps the init's message text and its errno, so that
+// errors.Is(err, unix.EPERM) works in the parent.
+type remoteError struct {
+	text  string
+	errno syscall.Errno
+}
+
+func (e *remoteError) Error() string { return e.text }
+func (e *remoteError) Unwrap() error {
+	if e.errno == 0 {
+		return nil
+	}
+	return e.errno
+}
+
+// ErrorMessage turns an init-side failure into a message.
+func ErrorMessage(step string, err error) Message {
+	m := Message{Kind: KindError, Step: step, Text: err.Error()}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		m.Errno = int(errno)
+	}
+	return m
+}
+
+// Cause turns an error message back into an error that unwraps to its errno.
+func (m Message) Cause() error {
+	return &remoteError{text: m.Text, errno: syscall.Errno(m.Errno)}
+}
+
+// Conn reads and writes protocol messages over a stream.
+type Conn struct {
+	r *bufio.Reader
+	w io.Writer
+}
+
+// NewConn wraps a stream (one end of the socketpair).
+func NewConn(rw io.ReadWriter) *Conn { return &Conn{r: bufio.NewReader(rw), w: rw} }
+
+// Send writes one message as a line of JSON.
+func (c *Conn) Send(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = c.w.Write(append(b, '\n'))
+	return err
+}
+
+// Recv reads one message into v. io.EOF means the peer closed its end.
+func (c *Conn) Recv(v any) error {
+	line, err := c.r.ReadBytes('\n')
+	if err != nil {
+		if err == io.EOF && len(line) > 0 {
+			return io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	if err := json.Unmarshal(line, v); err != nil {
+		return fmt.Errorf("decode %q: %w", line, err)
+	}
+	return nil
+}
