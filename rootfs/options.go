@@ -53,7 +53,7 @@ var flagOptions = map[string]flagOpt{
 	"noexec": {false, flagNoexec}, "exec": {true, flagNoexec},
 	"sync": {false, flagSynchronous}, "async": {true, flagSynchronous},
 	"dirsync": {false, flagDirsync},
-	"mand": {false, flagMandlock}, "nomand": {true, flagMandlock},
+	"mand":    {false, flagMandlock}, "nomand": {true, flagMandlock},
 	"noatime": {false, flagNoatime}, "atime": {true, flagNoatime},
 	"nodiratime": {false, flagNodiratime}, "diratime": {true, flagNodiratime},
 	"relatime": {false, flagRelatime}, "norelatime": {true, flagRelatime},
