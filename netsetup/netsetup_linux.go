@@ -1,0 +1,576 @@
+//go:build linux
+
+package netsetup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Attachment is one container's network: what Attach created and Release
+// removes. It is safe to call Release from any goroutine, once or more.
+type Attachment struct {
+	cfg      Config
+	id       string
+	hostname string
+	addr     netip.Prefix
+	gw       netip.Addr
+	files    map[string][]byte
+
+	mu       sync.Mutex
+	released bool
+	lease    *heldLease
+	portFDs  []int
+	hh       *netlink.Handle // host namespace, route family
+	nft      *nftables.Conn  // host namespace, lasting
+}
+
+// Address is the container's eth0 address with the subnet's prefix length
+// (ModeBridge; the zero Prefix otherwise).
+func (a *Attachment) Address() netip.Prefix { return a.addr }
+
+// Gateway is the bridge's address, the container's default route (ModeBridge).
+func (a *Attachment) Gateway() netip.Addr { return a.gw }
+
+// HostVeth is the name of the veth's host end (ModeBridge; "" otherwise).
+func (a *Attachment) HostVeth() string {
+	if a.lease == nil {
+		return ""
+	}
+	return a.lease.lease.Veth
+}
+
+// Files returns the contents of /etc/resolv.conf, /etc/hosts and
+// /etc/hostname for the container's root filesystem, keyed by path.
+func (a *Attachment) Files() map[string][]byte { return maps.Clone(a.files) }
+
+// Attach wires the network of a container whose network namespace is
+// containerNetNS (typically /proc/PID/ns/net of its paused init) as cfg says.
+// id names the container in leases and logs. On error nothing is left behind.
+//
+// ModeBridge costs, on the caller's side: two short trips of a locked thread
+// into the host and container namespaces (sockets are opened there and used
+// from anywhere afterwards), one netlink veth creation with the peer made
+// directly inside the container's namespace as eth0, three netlink requests
+// inside it (address, up, default route) and one nftables transaction.
+func Attach(ctx context.Context, cfg Config, containerNetNS string, id string) (*Attachment, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	a := &Attachment{cfg: cfg, id: id, hostname: hostnameFor(cfg, id)}
+	switch cfg.Mode {
+	case ModeHost, ModeContainer, ModeNS, ModeNone:
+		// Nothing to create: host mode has no namespace of its own, a joined
+		// namespace belongs to its creator, and none keeps lo down.
+	case ModeLoopback:
+		ns, err := openNS(containerNetNS)
+		if err != nil {
+			return nil, err
+		}
+		defer ns.close()
+		if ns.fd < 0 {
+			return nil, fmt.Errorf("mode loopback needs the container's network namespace path: %w", ErrInvalidConfig)
+		}
+		if err := ns.run(LoopbackUp); err != nil {
+			return nil, err
+		}
+	case ModeBridge:
+		if containerNetNS == "" {
+			return nil, fmt.Errorf("mode bridge needs the container's network namespace path: %w", ErrInvalidConfig)
+		}
+		if err := a.attachBridge(ctx, containerNetNS); err != nil {
+			return nil, err
+		}
+	}
+	a.files = containerFiles(cfg, a.hostname, a.addr.Addr())
+	return a, nil
+}
+
+// undoStack runs registered undo steps in reverse unless disarmed.
+type undoStack []func() error
+
+func (u *undoStack) push(f func() error) { *u = append(*u, f) }
+func (u *undoStack) run() error {
+	var errs error
+	for i := len(*u) - 1; i >= 0; i-- {
+		errs = errors.Join(errs, (*u)[i]())
+	}
+	*u = nil
+	return errs
+}
+
+func (a *Attachment) attachBridge(ctx context.Context, containerNetNS string) (err error) {
+	cfg := a.cfg
+	log := cfg.Logger
+	var undo undoStack
+	defer func() {
+		if err != nil {
+			if uerr := undo.run(); uerr != nil {
+				err = errors.Join(err, fmt.Errorf("undo after failed attach: %w", uerr))
+			}
+		}
+	}()
+
+	ctr, err := openNS(containerNetNS)
+	if err != nil {
+		return err
+	}
+	defer ctr.close()
+	host, err := openNS(cfg.HostNS)
+	if err != nil {
+		return err
+	}
+	defer host.close()
+
+	// Trip 1, host namespace: its netlink and nftables sockets, and the
+	// published ports' reservations (first, so a taken port fails before
+	// anything else is made).
+	err = host.run(func() error {
+		var err error
+		if a.hh, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+			return fmt.Errorf("netlink socket in host namespace: %w", err)
+		}
+		if a.nft, err = nftables.New(nftables.AsLasting()); err != nil {
+			return fmt.Errorf("nftables socket in host namespace: %w", err)
+		}
+		for _, p := range cfg.Ports {
+			fd, err := reservePort(p)
+			if err != nil {
+				return err
+			}
+			a.portFDs = append(a.portFDs, fd)
+		}
+		return nil
+	})
+	undo.push(func() error { a.closeHandles(); return nil })
+	if err != nil {
+		return err
+	}
+
+	// Trip 2, container namespace: lo up and a netlink socket for eth0.
+	var ch *netlink.Handle
+	err = ctr.run(func() error {
+		if err := LoopbackUp(); err != nil {
+			return err
+		}
+		var err error
+		if ch, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+			return fmt.Errorf("netlink socket in container namespace: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+
+	st, err := openStore(cfg.StateDir, cfg.Bridge)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	c := newChains(cfg.Table, cfg.Bridge)
+	reclaim := func(l Lease) error { return a.undoLease(c, l) }
+
+	l := Lease{ID: a.id, Owner: os.Getpid(), Ports: cfg.Ports, Egress: len(cfg.EgressAllow) > 0, Created: time.Now().UTC()}
+	identify(&l, containerNetNS)
+	var br netlink.Link
+	err = st.withLock(func() error {
+		var err error
+		if br, err = ensureBridge(a.hh, host, cfg); err != nil {
+			return err
+		}
+		if len(cfg.Ports) > 0 {
+			// A crashed owner's DNAT rules for these ports would shadow ours.
+			if n, err := st.reclaimStale(reclaim); err != nil {
+				log.Debug("netsetup: reclaim stale leases", "reclaimed", n, "err", err)
+			}
+		}
+		a.lease, err = st.allocate(cfg.Subnet, l)
+		if errors.Is(err, ErrAddressesExhausted) {
+			if n, _ := st.reclaimStale(reclaim); n > 0 {
+				a.lease, err = st.allocate(cfg.Subnet, l)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	undo.push(func() error { return a.lease.release() })
+	ip := a.lease.lease.IP
+	a.addr = netip.PrefixFrom(ip, cfg.Subnet.Bits())
+	a.gw = cfg.Subnet.Addr().Next()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	veth := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: a.lease.lease.Veth, MasterIndex: br.Attrs().Index, Flags: net.FlagUp, MTU: cfg.MTU},
+		PeerName:      "eth0",
+		PeerNamespace: netlink.NsFd(ctr.fd),
+	}
+	if err := a.hh.LinkAdd(veth); err != nil {
+		if !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("create veth %s (peer eth0 in %s): %w", veth.Name, containerNetNS, err)
+		}
+		// A leftover of an owner whose lease is gone: the name is ours now.
+		if old, lerr := a.hh.LinkByName(veth.Name); lerr == nil {
+			_ = a.hh.LinkDel(old)
+		}
+		if err := a.hh.LinkAdd(veth); err != nil {
+			return fmt.Errorf("create veth %s (peer eth0 in %s): %w", veth.Name, containerNetNS, err)
+		}
+	}
+	undo.push(func() error { return a.deleteVeth() })
+
+	eth0, err := ch.LinkByName("eth0")
+	if err != nil {
+		return fmt.Errorf("find eth0 in %s: %w", containerNetNS, err)
+	}
+	if err := ch.AddrAdd(eth0, &netlink.Addr{IPNet: ipNet(a.addr)}); err != nil {
+		return fmt.Errorf("address %s on eth0: %w", a.addr, err)
+	}
+	if err := ch.LinkSetUp(eth0); err != nil {
+		return fmt.Errorf("set eth0 up: %w", err)
+	}
+	gw := a.gw.As4()
+	if err := ch.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.IP(gw[:]), Scope: netlink.SCOPE_UNIVERSE}); err != nil {
+		return fmt.Errorf("default route via %s: %w", a.gw, err)
+	}
+
+	queueBase(a.nft, c, cfg.Bridge, cfg.Subnet)
+	queuePorts(a.nft, c, ip, cfg.Ports)
+	if len(cfg.EgressAllow) > 0 {
+		queueEgress(a.nft, c, ip, cfg.EgressAllow)
+	}
+	if err := a.nft.Flush(); err != nil {
+		return fmt.Errorf("nftables rules for %s in table %s: %w", ip, cfg.Table, err)
+	}
+	if len(cfg.Ports) > 0 || len(cfg.EgressAllow) > 0 {
+		undo.push(func() error { _, err := deleteTagged(a.nft, c, ip); return err })
+	}
+	log.Debug("netsetup: attached", "id", a.id, "addr", a.addr, "veth", veth.Name, "ports", len(cfg.Ports))
+	return nil
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	a := p.Addr().As4()
+	return &net.IPNet{IP: net.IP(a[:]), Mask: net.CIDRMask(p.Bits(), 32)}
+}
+
+// ensureBridge returns the bridge, creating and configuring it when missing
+// (or when a creator died before setting it up, which leaves it down).
+func ensureBridge(hh *netlink.Handle, host nsRef, cfg Config) (netlink.Link, error) {
+	l, err := hh.LinkByName(cfg.Bridge)
+	if err == nil {
+		if l.Type() != "bridge" {
+			return nil, fmt.Errorf("link %s exists and is a %s, not a bridge: %w", cfg.Bridge, l.Type(), ErrInvalidConfig)
+		}
+		if l.Attrs().Flags&net.FlagUp != 0 {
+			return l, nil
+		}
+	} else {
+		var nf netlink.LinkNotFoundError
+		if !errors.As(err, &nf) {
+			return nil, fmt.Errorf("look up bridge %s: %w", cfg.Bridge, err)
+		}
+		b := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: cfg.Bridge, MTU: cfg.MTU}}
+		if err := hh.LinkAdd(b); err != nil && !errors.Is(err, unix.EEXIST) {
+			return nil, fmt.Errorf("create bridge %s: %w", cfg.Bridge, err)
+		}
+		if l, err = hh.LinkByName(cfg.Bridge); err != nil {
+			return nil, fmt.Errorf("look up bridge %s: %w", cfg.Bridge, err)
+		}
+	}
+	gw := netip.PrefixFrom(cfg.Subnet.Addr().Next(), cfg.Subnet.Bits())
+	if err := hh.AddrReplace(l, &netlink.Addr{IPNet: ipNet(gw)}); err != nil {
+		return nil, fmt.Errorf("address %s on bridge %s: %w", gw, cfg.Bridge, err)
+	}
+	// ip_forward: routed egress and DNAT from other hosts. route_localnet on
+	// the bridge only: lets 127.0.0.1:HOSTPORT be DNATed out of it (the raw
+	// chain drops what a container sends to 127.0.0.0/8, the hole this
+	// setting would otherwise open).
+	err = host.run(func() error {
+		return errors.Join(
+			writeSysctl("/proc/sys/net/ipv4/ip_forward", "1"),
+			writeSysctl(filepath.Join("/proc/sys/net/ipv4/conf", cfg.Bridge, "route_localnet"), "1"))
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := hh.LinkSetUp(l); err != nil {
+		return nil, fmt.Errorf("set bridge %s up: %w", cfg.Bridge, err)
+	}
+	return l, nil
+}
+
+// undoLease removes the host-side resources a (stale) lease names.
+func (a *Attachment) undoLease(c chains, l Lease) error {
+	_, err := deleteTagged(a.nft, c, l.IP)
+	return errors.Join(err, deleteLink(a.hh, l.Veth))
+}
+
+func deleteLink(hh *netlink.Handle, name string) error {
+	l, err := hh.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil
+		}
+		return fmt.Errorf("look up %s: %w", name, err)
+	}
+	if err := hh.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	return nil
+}
+
+func (a *Attachment) deleteVeth() error {
+	return deleteLink(a.hh, a.lease.lease.Veth)
+}
+
+func (a *Attachment) closeHandles() {
+	for _, fd := range a.portFDs {
+		unix.Close(fd)
+	}
+	a.portFDs = nil
+	if a.hh != nil {
+		a.hh.Close()
+		a.hh = nil
+	}
+	if a.nft != nil {
+		_ = a.nft.CloseLasting()
+		a.nft = nil
+	}
+}
+
+// Release removes what Attach created: the published ports' rules, then the
+// veth pair (if the container's namespace has not taken it along already),
+// then the port reservations and the address lease. The bridge and its base
+// rules stay for the next container (RemoveBridge removes them). Calling it
+// again is a no-op.
+func (a *Attachment) Release() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.released {
+		return nil
+	}
+	a.released = true
+	if a.lease == nil {
+		return nil
+	}
+	var errs error
+	l := a.lease.lease
+	if len(l.Ports) > 0 || l.Egress {
+		if _, err := deleteTagged(a.nft, newChains(a.cfg.Table, a.cfg.Bridge), l.IP); err != nil {
+			errs = errors.Join(errs, err)
+		}
+	}
+	errs = errors.Join(errs, a.deleteVeth())
+	a.closeHandles()
+	if errs != nil {
+		// Keep the lease file: a later Cleanup (or Attach) reclaims what is
+		// left; our lock on it goes away with the close below.
+		return errors.Join(errs, a.lease.f.Close())
+	}
+	return a.lease.release()
+}
+
+// Cleanup reclaims what crashed owners left on cfg's bridge: for every lease
+// whose owner is gone and whose container is no longer alive, the published
+// port and egress rules, the veth and the lease itself. Live leases, of this
+// process or others, are not touched. Attach does the same lazily (when it
+// publishes ports or runs out of addresses).
+func Cleanup(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dir := filepath.Join(cfg.StateDir, cfg.Bridge)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	a, host, err := hostHandles(cfg)
+	if err != nil {
+		return err
+	}
+	defer host.close()
+	defer a.closeHandles()
+	st, err := openStore(cfg.StateDir, cfg.Bridge)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	c := newChains(cfg.Table, cfg.Bridge)
+	return st.withLock(func() error {
+		n, err := st.reclaimStale(func(l Lease) error { return a.undoLease(c, l) })
+		cfg.Logger.Debug("netsetup: cleanup", "bridge", cfg.Bridge, "reclaimed", n, "err", err)
+		return err
+	})
+}
+
+func hostHandles(cfg Config) (*Attachment, nsRef, error) {
+	host, err := openNS(cfg.HostNS)
+	if err != nil {
+		return nil, host, err
+	}
+	a := &Attachment{cfg: cfg}
+	err = host.run(func() error {
+		var err error
+		if a.hh, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+			return fmt.Errorf("netlink socket in host namespace: %w", err)
+		}
+		if a.nft, err = nftables.New(nftables.AsLasting()); err != nil {
+			return fmt.Errorf("nftables socket in host namespace: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		a.closeHandles()
+		host.close()
+		return nil, nsRef{fd: -1}, err
+	}
+	return a, host, nil
+}
+
+// Leases lists the address leases of cfg's bridge, with Live telling whether
+// the owner (or, failing that, the container) is still alive. Stale leases are
+// listed, not reclaimed: Cleanup does that.
+func Leases(cfg Config) ([]Lease, error) {
+	cfg = cfg.withDefaults()
+	dir := filepath.Join(cfg.StateDir, cfg.Bridge)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	st, err := openStore(cfg.StateDir, cfg.Bridge)
+	if err != nil {
+		return nil, err
+	}
+	defer st.close()
+	var out []Lease
+	err = st.withLock(func() error {
+		names, err := st.leaseNames()
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			state, h, l, err := st.probe(n)
+			if err != nil {
+				return err
+			}
+			if h != nil {
+				h.f.Close()
+			}
+			if state == leaseGone {
+				continue
+			}
+			l.Live = state == leaseLive || state == leaseOrphan
+			out = append(out, l)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RemoveBridge removes what Attach keeps for reuse: the bridge's nftables
+// chains (and the table once no bridge uses it), the bridge link and its lease
+// directory. It reclaims stale leases first and refuses with ErrBridgeInUse
+// while a live container holds one.
+func RemoveBridge(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	if err := Cleanup(ctx, cfg); err != nil {
+		return err
+	}
+	leases, err := Leases(cfg)
+	if err != nil {
+		return err
+	}
+	if len(leases) > 0 {
+		return fmt.Errorf("remove bridge %s: %d leases held (first %s by %q): %w",
+			cfg.Bridge, len(leases), leases[0].IP, leases[0].ID, ErrBridgeInUse)
+	}
+	a, host, err := hostHandles(cfg)
+	if err != nil {
+		return err
+	}
+	defer host.close()
+	defer a.closeHandles()
+	var errs error
+	c := newChains(cfg.Table, cfg.Bridge)
+	if chs, err := a.nft.ListChainsOfTableFamily(nftables.TableFamilyIPv4); err == nil {
+		ours, others := 0, 0
+		mine := map[string]bool{}
+		for _, ch := range append(c.base(), c.regular()...) {
+			mine[ch.Name] = true
+		}
+		for _, ch := range chs {
+			if ch.Table.Name != cfg.Table {
+				continue
+			}
+			if mine[ch.Name] {
+				ours++
+			} else {
+				others++
+			}
+		}
+		if ours > 0 {
+			queueRemoveBridge(a.nft, c)
+		}
+		if others == 0 && ours > 0 {
+			a.nft.DelTable(c.table)
+		}
+		if err := a.nft.Flush(); err != nil {
+			errs = errors.Join(errs, fmt.Errorf("nftables remove chains of %s: %w", cfg.Bridge, err))
+		}
+	} else if !isNotFound(err) {
+		errs = errors.Join(errs, fmt.Errorf("nftables list chains: %w", err))
+	}
+	errs = errors.Join(errs, deleteLink(a.hh, cfg.Bridge))
+	if err := os.RemoveAll(filepath.Join(cfg.StateDir, cfg.Bridge)); err != nil {
+		errs = errors.Join(errs, err)
+	}
+	return errs
+}
+
+// LoopbackUp sets lo up in the network namespace of the calling thread. The
+// container's init can call it on its locked thread; Attach already does it
+// for ModeLoopback and ModeBridge from the parent.
+func LoopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("lo up: socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("lo up: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("lo up: SIOCGIFFLAGS: %w", err)
+	}
+	if ifr.Uint16()&unix.IFF_UP != 0 {
+		return nil
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("lo up: SIOCSIFFLAGS: %w", err)
+	}
+	return nil
+}

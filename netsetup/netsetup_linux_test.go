@@ -1,0 +1,323 @@
+//go:build linux
+
+package netsetup
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cocoonrt/container/internal/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("NETSETUP_TEST_CHILD") == "crash" {
+		crashChild()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func attach(t *testing.T, cfg Config, ns *testNS, id string) *Attachment {
+	t.Helper()
+	a, err := Attach(context.Background(), cfg, ns.path, id)
+	require.NoError(t, err, "attach %s", id)
+	t.Cleanup(func() { assert.NoError(t, a.Release()) })
+	return a
+}
+
+func TestBridge(t *testing.T) {
+	testutil.CheckLeaks(t)
+	host, cfg := newHost(t)
+	ctrA, ctrB := newTestNS(t), newTestNS(t)
+	a := attach(t, cfg, ctrA, "container-a")
+	b := attach(t, cfg, ctrB, "container-b")
+
+	// eth0 carries the leased address, inside the subnet, distinct per container.
+	gotA, gotB := eth0Addr(t, ctrA), eth0Addr(t, ctrB)
+	assert.Equal(t, a.Address(), gotA)
+	assert.Equal(t, b.Address(), gotB)
+	assert.True(t, cfg.Subnet.Contains(gotA.Addr()) && cfg.Subnet.Contains(gotB.Addr()), "%s %s in %s", gotA, gotB, cfg.Subnet)
+	assert.NotEqual(t, gotA.Addr(), gotB.Addr())
+	assert.Equal(t, netip.MustParseAddr("10.99.0.1"), a.Gateway())
+
+	// The container reaches the bridge address (a server of the host) and
+	// the other container, over TCP.
+	serve(t, host, a.Gateway().String()+":9000", "host")
+	serve(t, ctrB, ":8080", "b")
+	got, err := fetch(ctrA, a.Gateway().String()+":9000")
+	require.NoError(t, err)
+	assert.Equal(t, "hello from host", got)
+	got, err = fetch(ctrA, gotB.Addr().String()+":8080")
+	require.NoError(t, err)
+	assert.Equal(t, "hello from b", got)
+
+	// The files the rootfs step writes.
+	f := a.Files()
+	assert.Equal(t, "container-a\n", string(f["/etc/hostname"]))
+	assert.Contains(t, string(f["/etc/hosts"]), gotA.Addr().String()+"\tcontainer-a\n")
+	assert.Contains(t, string(f["/etc/resolv.conf"]), "nameserver ")
+
+	leases, err := Leases(cfg)
+	require.NoError(t, err)
+	assert.Len(t, leases, 2)
+	assert.ElementsMatch(t, []string{a.HostVeth(), b.HostVeth()}, links(t, host, "ck"))
+
+	require.NoError(t, a.Release())
+	require.NoError(t, b.Release())
+	assert.Empty(t, links(t, host, "ck"), "veths left after release")
+	leases, err = Leases(cfg)
+	require.NoError(t, err)
+	assert.Empty(t, leases)
+}
+
+func TestPublishedPort(t *testing.T) {
+	testutil.CheckLeaks(t)
+	host, cfg := newHost(t)
+	ctrA, ctrB := newTestNS(t), newTestNS(t)
+	pm, err := ParsePortMapping("18080:8080")
+	require.NoError(t, err)
+	cfg.Ports = []PortMapping{pm}
+	a := attach(t, cfg, ctrA, "web")
+	serve(t, ctrA, ":8080", "web")
+
+	// From the host itself, over loopback and over its own address.
+	for _, addr := range []string{"127.0.0.1:18080", "198.51.100.1:18080"} {
+		got, err := fetch(host, addr)
+		require.NoError(t, err, addr)
+		assert.Equal(t, "hello from web", got, addr)
+	}
+	assert.Equal(t, 1, taggedRules(t, cfg))
+
+	// A second container asking for the same host port gets a clear error,
+	// and its failed attach leaves nothing behind.
+	_, err = Attach(context.Background(), cfg, ctrB.path, "web2")
+	require.ErrorIs(t, err, ErrPortInUse)
+	assert.Contains(t, err.Error(), "host port 18080/tcp is already bound")
+	leases, lerr := Leases(cfg)
+	require.NoError(t, lerr)
+	assert.Len(t, leases, 1)
+	assert.Equal(t, []string{a.HostVeth()}, links(t, host, "ck"))
+
+	// Another program holding the port is refused the same way.
+	require.NoError(t, a.Release())
+	assert.Equal(t, 0, taggedRules(t, cfg))
+	serve(t, host, ":18080", "squatter")
+	_, err = Attach(context.Background(), cfg, ctrB.path, "web2")
+	require.ErrorIs(t, err, ErrPortInUse)
+}
+
+func TestHostIPPort(t *testing.T) {
+	testutil.CheckLeaks(t)
+	host, cfg := newHost(t)
+	ctr := newTestNS(t)
+	cfg.Ports = []PortMapping{{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 18081, ContainerPort: 80}}
+	attach(t, cfg, ctr, "local-only")
+	serve(t, ctr, ":80", "local-only")
+	got, err := fetch(host, "127.0.0.1:18081")
+	require.NoError(t, err)
+	assert.Equal(t, "hello from local-only", got)
+	_, err = fetch(host, "198.51.100.1:18081")
+	assert.Error(t, err, "a mapping bound to 127.0.0.1 must not answer on other addresses")
+}
+
+func TestSidecar(t *testing.T) {
+	testutil.CheckLeaks(t)
+	_, cfg := newHost(t)
+	for _, mode := range []Mode{ModeLoopback, ModeBridge} {
+		t.Run(string(mode), func(t *testing.T) {
+			cfg := cfg
+			cfg.Mode = mode
+			ctrA := newTestNS(t)
+			attach(t, cfg, ctrA, "app")
+			serve(t, ctrA, "127.0.0.1:7000", "app")
+
+			// B joins A's namespace (--net container:A): nothing to wire.
+			sidecar := joinNS(t, ctrA.path)
+			b, err := Attach(context.Background(), Config{Mode: ModeContainer}, ctrA.path, "sidecar")
+			require.NoError(t, err)
+			assert.False(t, b.Address().IsValid())
+			assert.Equal(t, "sidecar\n", string(b.Files()["/etc/hostname"]))
+			require.NoError(t, b.Release())
+			got, err := fetch(sidecar, "127.0.0.1:7000")
+			require.NoError(t, err)
+			assert.Equal(t, "hello from app", got)
+		})
+	}
+}
+
+func TestModeNoneKeepsLoopbackDown(t *testing.T) {
+	testutil.CheckLeaks(t)
+	testutil.RequireRoot(t)
+	ctr := newTestNS(t)
+	a, err := Attach(context.Background(), Config{Mode: ModeNone}, ctr.path, "x")
+	require.NoError(t, err)
+	require.NoError(t, a.Release())
+	_, err = fetch(ctr, "127.0.0.1:1")
+	assert.ErrorContains(t, err, "network is unreachable")
+}
+
+func TestHundredCycles(t *testing.T) {
+	testutil.CheckLeaks(t)
+	host, cfg := newHost(t)
+	cfg.Ports = []PortMapping{{HostPort: 18080, ContainerPort: 80}}
+	cfg.EgressAllow = []EgressRule{{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Port: 53}}
+	start := time.Now()
+	for i := range 100 {
+		ctr := newTestNS(t)
+		a, err := Attach(context.Background(), cfg, ctr.path, fmt.Sprintf("run-%d", i))
+		require.NoError(t, err, "cycle %d", i)
+		require.NoError(t, a.Release(), "cycle %d", i)
+		ctr.close()
+	}
+	t.Logf("100 attach/release cycles with a published port and an egress policy: %v", time.Since(start))
+	assert.Empty(t, links(t, host, "ck"), "veths left")
+	assert.Equal(t, 0, taggedRules(t, cfg), "per-container rules left")
+	leases, err := Leases(cfg)
+	require.NoError(t, err)
+	assert.Empty(t, leases, "allocator not empty")
+	entries, err := os.ReadDir(cfg.StateDir + "/" + cfg.Bridge)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "only the lock file stays: %v", entries)
+
+	// What stays for reuse goes with RemoveBridge.
+	require.NoError(t, RemoveBridge(context.Background(), cfg))
+	assert.Empty(t, links(t, host, cfg.Bridge))
+	_, err = os.Stat(cfg.StateDir + "/" + cfg.Bridge)
+	assert.True(t, os.IsNotExist(err))
+}
+
+// crashChild attaches a container with a published port, says so on stdout
+// and waits to be killed: a caller that crashes without releasing.
+func crashChild() {
+	fail := func(err error) { fmt.Println("error", err); os.Exit(1) }
+	ns := startNS(childTB{}, "")
+	cfg := Config{Mode: ModeBridge, Bridge: "nstest0", Subnet: netip.MustParsePrefix("10.99.0.0/24"),
+		HostNS: os.Getenv("NETSETUP_HOST"), StateDir: os.Getenv("NETSETUP_STATE"),
+		Ports: []PortMapping{{HostPort: 18082, ContainerPort: 80}}}
+	a, err := Attach(context.Background(), cfg, ns.path, "doomed")
+	if err != nil {
+		fail(err)
+	}
+	fmt.Println("attached", a.Address())
+	select {}
+}
+
+// childTB lets startNS run outside a test (in the crash child).
+type childTB struct{ testing.TB }
+
+func (childTB) Helper()                        {}
+func (childTB) Cleanup(func())                 {}
+func (childTB) Errorf(format string, a ...any) { fmt.Printf("error "+format+"\n", a...) }
+func (childTB) FailNow()                       { os.Exit(1) }
+
+func TestCleanupAfterCrash(t *testing.T) {
+	testutil.CheckLeaks(t)
+	host, cfg := newHost(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "NETSETUP_TEST_CHILD=crash", "NETSETUP_HOST="+host.path, "NETSETUP_STATE="+cfg.StateDir)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(line, "attached "), "child: %q", line)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+
+	// The crash left a stale lease and its rule (the veth goes with the
+	// container's namespace, asynchronously).
+	leases, err := Leases(cfg)
+	require.NoError(t, err)
+	require.Len(t, leases, 1)
+	assert.False(t, leases[0].Live)
+	assert.Equal(t, "doomed", leases[0].ID)
+	assert.Equal(t, 1, taggedRules(t, cfg))
+
+	require.NoError(t, Cleanup(context.Background(), cfg))
+	leases, err = Leases(cfg)
+	require.NoError(t, err)
+	assert.Empty(t, leases)
+	assert.Equal(t, 0, taggedRules(t, cfg))
+	assert.Empty(t, links(t, host, "ck"))
+
+	// The port is free again.
+	cfg.Ports = []PortMapping{{HostPort: 18082, ContainerPort: 80}}
+	ctr := newTestNS(t)
+	attach(t, cfg, ctr, "after-crash")
+	serve(t, ctr, ":80", "after-crash")
+	got, err := fetch(host, "127.0.0.1:18082")
+	require.NoError(t, err)
+	assert.Equal(t, "hello from after-crash", got)
+}
+
+// TestAttachReclaimsLazily: without an explicit Cleanup, an Attach that
+// publishes the crashed owner's port reclaims the stale lease itself.
+func TestAttachReclaimsLazily(t *testing.T) {
+	testutil.CheckLeaks(t)
+	host, cfg := newHost(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "NETSETUP_TEST_CHILD=crash", "NETSETUP_HOST="+host.path, "NETSETUP_STATE="+cfg.StateDir)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(line, "attached "), "child: %q", line)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+
+	cfg.Ports = []PortMapping{{HostPort: 18082, ContainerPort: 80}}
+	ctr := newTestNS(t)
+	a := attach(t, cfg, ctr, "successor")
+	leases, err := Leases(cfg)
+	require.NoError(t, err)
+	require.Len(t, leases, 1)
+	assert.Equal(t, "successor", leases[0].ID)
+	assert.Equal(t, 1, taggedRules(t, cfg))
+	assert.Equal(t, []string{a.HostVeth()}, links(t, host, "ck"))
+}
+
+// TestConcurrentAttach: containers attached at once never share an address.
+func TestConcurrentAttach(t *testing.T) {
+	testutil.CheckLeaks(t)
+	_, cfg := newHost(t)
+	const n = 8
+	nss := make([]*testNS, n)
+	for i := range nss {
+		nss[i] = newTestNS(t)
+	}
+	res := make(chan *Attachment, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			a, err := Attach(context.Background(), cfg, nss[i].path, fmt.Sprintf("c%d", i))
+			if err != nil {
+				errs <- err
+				return
+			}
+			res <- a
+		}()
+	}
+	seen := map[netip.Addr]bool{}
+	for range n {
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		case a := <-res:
+			t.Cleanup(func() { assert.NoError(t, a.Release()) })
+			assert.False(t, seen[a.Address().Addr()], "address %s handed out twice", a.Address())
+			seen[a.Address().Addr()] = true
+		}
+	}
+	assert.Len(t, seen, n)
+}
