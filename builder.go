@@ -158,7 +158,9 @@ func (b *Builder) WithSpec(fn func(*specs.Spec)) *Builder {
 // WithNamespaces sets the namespaces the container creates. With no argument
 // it sets the defaults (pid, mount, uts, ipc, network, cgroup). A user
 // namespace is created only when listed (see WithUserNamespace for its
-// mappings). Namespaces joined by path (WithJoinNamespace) are kept.
+// mappings). Namespaces joined by path (WithJoinNamespace) are kept. Without
+// a mount namespace the default root filesystem is dropped: the container
+// then shares the host's filesystem view.
 func (b *Builder) WithNamespaces(types ...specs.LinuxNamespaceType) *Builder {
 	l := b.linux()
 	var keep []specs.LinuxNamespace
@@ -178,6 +180,13 @@ func (b *Builder) WithNamespaces(types ...specs.LinuxNamespaceType) *Builder {
 		if !namespace.Has(keep, ns.Type) {
 			keep = append(keep, ns)
 		}
+	}
+	if !namespace.Has(keep, namespace.Mount) && b.spec.Annotations[AnnotationRootfs] == RootfsHost {
+		// The default root filesystem and standard mounts need a mount
+		// namespace: without one the container shares the host's view.
+		delete(b.spec.Annotations, AnnotationRootfs)
+		b.spec.Mounts = nil
+		l.MaskedPaths, l.ReadonlyPaths = nil, nil
 	}
 	if namespace.Has(keep, namespace.User) && len(l.UIDMappings) == 0 {
 		// A user namespace without mappings: the caller's IDs, 65536 of them
@@ -472,15 +481,20 @@ func (b *Builder) validate() error {
 	if err := namespace.Validate(nss, uidMaps, gidMaps); err != nil {
 		errs = append(errs, err)
 	}
-	mntNS, utsNS := namespace.Find(nss, namespace.Mount)
+	for _, ns := range nss {
+		if ns.Path != "" && (ns.Type == namespace.Mount || ns.Type == namespace.User) {
+			errs = append(errs, fmt.Errorf("join %s namespace %s: setns into a %s namespace from a multithreaded Go process: %w",
+				ns.Type, ns.Path, ns.Type, namespace.ErrNotSupported))
+		}
+	}
 	if s.Hostname != "" && !hasNew(nss, namespace.UTS) {
 		errs = append(errs, fmt.Errorf("hostname %q needs a new uts namespace", s.Hostname))
 	}
-	_ = utsNS
+	mntNS, _ := namespace.Find(nss, namespace.Mount)
 	mode := s.Annotations[AnnotationRootfs]
 	switch mode {
 	case RootfsHost, RootfsLayers, RootfsDir:
-		if !namespace.Has(nss, namespace.Mount) || mntNS.Path != "" {
+		if !namespace.Has(nss, namespace.Mount) {
 			errs = append(errs, fmt.Errorf("root filesystem (%s): needs a new mount namespace", mode))
 		}
 	case "":
@@ -498,7 +512,8 @@ func (b *Builder) validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if len(s.Mounts) > 0 && !hasNew(nss, namespace.Mount) {
+	_ = mntNS
+	if len(s.Mounts) > 0 && !namespace.Has(nss, namespace.Mount) {
 		errs = append(errs, errors.New("mounts need a new mount namespace"))
 	}
 	if n := s.Annotations[AnnotationNetwork]; n != "" && n != NetworkLoopback && n != NetworkNone {

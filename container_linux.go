@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -162,7 +163,7 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 			return nil, stepErr("rootfs", err)
 		}
 		c.writable, c.keep = w, spec.Annotations[AnnotationKeepLayer] == "true"
-		if err := chownToContainerRoot(spec, w.Upper, w.Work, w.Target); err != nil {
+		if err := chownToContainerRoot(spec, w.Dir, w.Upper, w.Work, w.Target); err != nil {
 			return nil, stepErr("rootfs", err)
 		}
 		l.Upper, l.Work, l.Target = w.Upper, w.Work, w.Target
@@ -208,6 +209,11 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 			GidMappingsEnableSetgroups: os.Geteuid() == 0,
 		},
 	}
+	if hasNew(nss, namespace.User) {
+		// Become the container's root once the maps are written: a process
+		// whose uid is unmapped loses every capability at execve.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+	}
 	for _, m := range spec.Linux.UIDMappings {
 		cmd.SysProcAttr.UidMappings = append(cmd.SysProcAttr.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
 	}
@@ -216,11 +222,8 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 	}
 	c.cmd = cmd
 
-	startInit := cmd.Start
-	if namespace.NeedsThread(nss) {
-		startInit = func() error { return namespace.InThread(nss, cmd.Start) }
-	}
-	if err := startInit(); err != nil {
+	premount := cfg.Layers != nil && hasNew(nss, namespace.User)
+	if err := startInit(cmd, nss, cfg.Layers, premount); err != nil {
 		return nil, stepErr("start init", err)
 	}
 	if pidfd >= 0 {
@@ -258,9 +261,42 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 	return c, nil
 }
 
+// startInit forks the init. Joining namespaces by path and premounting the
+// overlay (user namespaces) need a dedicated OS thread: the init is forked
+// from it and inherits its namespaces. The thread returns to the scheduler
+// only when all of them were restored; otherwise it is discarded, and since
+// the parent-death signal follows the forking thread, the init dies with it.
+func startInit(cmd *exec.Cmd, nss []specs.LinuxNamespace, layers *rootfs.Layers, premount bool) error {
+	if !premount && !namespace.NeedsThread(nss) {
+		return cmd.Start()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		j, err := namespace.Join(nss)
+		if err != nil {
+			runtime.UnlockOSThread() // Join restored the thread before failing
+			errc <- err
+			return
+		}
+		healthy := true
+		if premount {
+			healthy, err = rootfs.PremountOverlay(layers, cmd.Start)
+		} else {
+			err = cmd.Start()
+		}
+		if j.Restore() && healthy {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
+	}()
+	return <-errc
+}
+
 // chownToContainerRoot gives the writable layer to the container's root when
-// a user namespace maps it elsewhere: overlayfs writes the upper layer with
-// the mounter's credentials.
+// a user namespace maps it elsewhere: overlayfs is mounted, and writes the
+// upper layer, with the mounter's credentials. The state directory above it
+// must be traversable by that user (NewWritable makes its own levels 0711).
 func chownToContainerRoot(spec *specs.Spec, dirs ...string) error {
 	if !hasNew(spec.Linux.Namespaces, namespace.User) {
 		return nil

@@ -28,13 +28,27 @@ import (
 // with argv[0] "cocoon-init" — it sets the container up and never returns:
 // it executes the workload, or with WithInit stays as PID 1 until the workload ends.
 func Init() {
-	if len(os.Args) == 0 || os.Args[0] != initproto.Arg0 {
+	if !isInit {
 		return
 	}
-	// Credentials, the time namespace and the final execve are per thread:
-	// everything happens on this one.
-	runtime.LockOSThread()
+	if unix.Gettid() != unix.Getpid() {
+		fmt.Fprintln(os.Stderr, "cocoon-init: container.Init must be called from main, on the main goroutine")
+		os.Exit(125)
+	}
 	os.Exit(runInit())
+}
+
+var isInit = len(os.Args) > 0 && os.Args[0] == initproto.Arg0
+
+// In a container's init only, pin the main goroutine to the main thread while
+// the runtime still holds it there (package initialization): the time
+// namespace's offsets are written through /proc/self (the thread group
+// leader's), and credentials and the final execve act on the calling thread.
+// In any other process this does nothing.
+func init() {
+	if isInit {
+		runtime.LockOSThread()
+	}
 }
 
 type initError struct {
@@ -178,8 +192,9 @@ func enterTimeNamespace(offsets map[string]specs.LinuxTimeOffset) error {
 	for clock, off := range offsets {
 		fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
 	}
-	// thread-self: the namespace-for-children is this thread's.
-	return os.WriteFile("/proc/thread-self/timens_offsets", []byte(b.String()), 0)
+	// timens_offsets exists per process and acts on the thread group leader,
+	// which is this thread (see init).
+	return os.WriteFile("/proc/self/timens_offsets", []byte(b.String()), 0)
 }
 
 func writeSysctl(key, value string) error {

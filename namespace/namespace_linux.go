@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -177,28 +176,6 @@ func NeedsThread(nss []specs.LinuxNamespace) bool {
 		}
 	}
 	return false
-}
-
-// InThread runs fn on a locked OS thread that has joined the namespaces of nss
-// with a Path. The thread is returned to the scheduler only if every namespace
-// was restored; otherwise it is discarded.
-func InThread(nss []specs.LinuxNamespace, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		j, err := Join(nss)
-		if err != nil {
-			errc <- err
-			runtime.UnlockOSThread()
-			return
-		}
-		err = fn()
-		if j.Restore() {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
 }
 
 // SelfPath returns the nsfs path of the calling process's namespace of type t.

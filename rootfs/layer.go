@@ -22,6 +22,9 @@ type Layers struct {
 	// HostRoot marks the default root filesystem: the lowest layer is the
 	// host's "/", and host paths that must not leak in are covered.
 	HostRoot bool `json:"hostRoot,omitempty"`
+	// Premounted says the overlay is already mounted on Target in the mount
+	// namespace the container's was copied from (see MountOverlay).
+	Premounted bool `json:"premounted,omitempty"`
 	// Hide are directories (e.g. cocoon's state directory) covered with an
 	// empty read-only tmpfs in a HostRoot container.
 	Hide []string `json:"hide,omitempty"`
@@ -50,6 +53,20 @@ func (l *Layers) Validate() error {
 		}
 	}
 	return nil
+}
+
+// OverlayData returns the overlay mount options for the layers.
+func (l *Layers) OverlayData() (string, error) {
+	// overlayfs lists lowerdirs top first.
+	lower := make([]string, len(l.Lower))
+	for i, d := range l.Lower {
+		lower[len(l.Lower)-1-i] = d
+	}
+	data := "lowerdir=" + strings.Join(lower, ":") + ",upperdir=" + l.Upper + ",workdir=" + l.Work
+	if len(data) >= os.Getpagesize() {
+		return "", fmt.Errorf("overlay: %d layers make an option string of %d bytes, over the kernel's limit of one page", len(l.Lower), len(data))
+	}
+	return data, nil
 }
 
 // Writable is a container's writable layer on disk: the one thing of the root

@@ -147,19 +147,61 @@ func mountRoot(cfg *Config) (string, error) {
 	if err := l.Validate(); err != nil {
 		return "", err
 	}
-	// overlayfs lists lowerdirs top first.
-	lower := make([]string, len(l.Lower))
-	for i, d := range l.Lower {
-		lower[len(l.Lower)-1-i] = d
+	if l.Premounted {
+		// The inherited overlay is locked in this less privileged mount
+		// namespace and pivot_root refuses a locked new root: bind it onto
+		// itself to get a mount of our own.
+		if err := unix.Mount(l.Target, l.Target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return "", fmt.Errorf("bind premounted root %s: %w", l.Target, err)
+		}
+		return l.Target, nil
 	}
-	data := "lowerdir=" + strings.Join(lower, ":") + ",upperdir=" + l.Upper + ",workdir=" + l.Work
-	if len(data) >= unix.Getpagesize() {
-		return "", fmt.Errorf("overlay: %d layers make an option string of %d bytes, over the kernel's limit of one page", len(l.Lower), len(data))
-	}
-	if err := unix.Mount("overlay", l.Target, "overlay", 0, data); err != nil {
-		return "", fmt.Errorf("mount overlay on %s: %w", l.Target, err)
+	if err := MountOverlay(l); err != nil {
+		return "", err
 	}
 	return l.Target, nil
+}
+
+// MountOverlay mounts the layers on l.Target in the caller's mount namespace.
+func MountOverlay(l *Layers) error {
+	data, err := l.OverlayData()
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount("overlay", l.Target, "overlay", 0, data); err != nil {
+		return fmt.Errorf("mount overlay on %s: %w", l.Target, err)
+	}
+	return nil
+}
+
+// PremountOverlay runs start (which must fork the container's init) on an OS
+// thread that has a private mount namespace holding the overlay on l.Target,
+// so the init's new mount namespace is born with it. This is how a container
+// in a user namespace gets the host's "/" as a layer: overlayfs refuses, inside
+// a user namespace, a lower directory with mounts below it ("failed to clone
+// lowerpath"), but a mount made by the caller beforehand is simply inherited.
+// The thread goes back to its own mount namespace afterwards, so the overlay
+// lives only as long as the container's namespace; if it cannot, the thread is
+// discarded. lockedThread reports whether the caller must keep the thread locked.
+func PremountOverlay(l *Layers, start func() error) (restored bool, err error) {
+	self, err := unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return true, fmt.Errorf("open own mount namespace: %w", err)
+	}
+	defer unix.Close(self)
+	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
+		return true, fmt.Errorf("unshare mount namespace: %w", err)
+	}
+	restore := func() bool { return unix.Setns(self, unix.CLONE_NEWNS) == nil }
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return restore(), fmt.Errorf("make / rslave: %w", err)
+	}
+	if err := MountOverlay(l); err != nil {
+		return restore(), err
+	}
+	l.Premounted = true
+	err = start()
+	return restore(), err
 }
 
 // openTarget resolves dest inside root, creating it (a directory, or an empty
@@ -643,7 +685,7 @@ func writeFile(root *os.File, name string, content []byte) error {
 
 // ErrPivotRoot is wrapped when pivot_root is impossible (an initramfs root);
 // Config.NoPivot is then the explicit, weaker way out.
-var ErrPivotRoot = errors.New("pivot_root impossible here (is / an initramfs?); set NoPivot to use chroot")
+var ErrPivotRoot = errors.New("pivot_root refused (where / is an initramfs it is impossible, and NoPivot uses chroot instead)")
 
 // pivotInto makes root the process's "/" and detaches the old root, the
 // sequence runc uses: pivot_root(".", ".") stacks the old root on top of the
