@@ -54,25 +54,39 @@ type Message struct {
 	Step  string `json:"step,omitempty"`
 	Text  string `json:"text,omitempty"`
 	Errno int    `json:"errno,omitempty"`
+	// Sentinel names a sentinel error the failure wraps (see Sentinels).
+	Sentinel string `json:"sentinel,omitempty"`
 	// Started
 	Pid int `json:"pid,omitempty"`
 	// Exited: the wait status as the kernel reports it.
 	Status int `json:"status,omitempty"`
 }
 
-// remoteError keeps the init's message text and its errno, so that
+// Sentinels are the sentinel errors that keep their identity across the
+// protocol, so that errors.Is works in the parent on what failed in the init.
+var Sentinels = map[string]error{
+	"rootfs.unsafe-path": rootfs.ErrUnsafePath,
+	"rootfs.pivot-root":  rootfs.ErrPivotRoot,
+}
+
+// remoteError keeps the init's message text, its errno and sentinel, so that
 // errors.Is(err, unix.EPERM) works in the parent.
 type remoteError struct {
-	text  string
-	errno syscall.Errno
+	text     string
+	errno    syscall.Errno
+	sentinel error
 }
 
 func (e *remoteError) Error() string { return e.text }
-func (e *remoteError) Unwrap() error {
-	if e.errno == 0 {
-		return nil
+func (e *remoteError) Unwrap() []error {
+	var out []error
+	if e.errno != 0 {
+		out = append(out, e.errno)
 	}
-	return e.errno
+	if e.sentinel != nil {
+		out = append(out, e.sentinel)
+	}
+	return out
 }
 
 // ErrorMessage turns an init-side failure into a message.
@@ -82,12 +96,18 @@ func ErrorMessage(step string, err error) Message {
 	if errors.As(err, &errno) {
 		m.Errno = int(errno)
 	}
+	for name, s := range Sentinels {
+		if errors.Is(err, s) {
+			m.Sentinel = name
+		}
+	}
 	return m
 }
 
-// Cause turns an error message back into an error that unwraps to its errno.
+// Cause turns an error message back into an error that unwraps to its errno
+// and sentinel.
 func (m Message) Cause() error {
-	return &remoteError{text: m.Text, errno: syscall.Errno(m.Errno)}
+	return &remoteError{text: m.Text, errno: syscall.Errno(m.Errno), sentinel: Sentinels[m.Sentinel]}
 }
 
 // Conn reads and writes protocol messages over a stream.
