@@ -190,7 +190,7 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 
 	pidfd := -1
 	cmd := &exec.Cmd{
-		Path:       exe,
+		Path:       exePath(exe),
 		Args:       []string{initproto.Arg0},
 		Env:        []string{},
 		Dir:        "/",

@@ -21,16 +21,19 @@ import (
 // of the binary (open_tree OPEN_TREE_CLONE) made read-only with mount_setattr,
 // or, where that is not permitted (no CAP_SYS_ADMIN, old kernels), a sealed
 // memfd copy of the binary.
-var protectedExe = sync.OnceValues(func() (string, error) {
-	if fd, err := detachedReadonlyExe(); err == nil {
-		return fmt.Sprintf("/proc/self/fd/%d", fd), nil
-	}
-	fd, err := sealedCopyExe()
+var protectedExe = sync.OnceValues(func() (*os.File, error) {
+	fd, err := detachedReadonlyExe()
 	if err != nil {
-		return "", fmt.Errorf("protect own binary: %w", err)
+		if fd, err = sealedCopyExe(); err != nil {
+			return nil, fmt.Errorf("protect own binary: %w", err)
+		}
 	}
-	return fmt.Sprintf("/proc/self/fd/%d", fd), nil
+	// Held for the life of the process: every start executes through it.
+	return os.NewFile(uintptr(fd), "cocoon-init"), nil
 })
+
+// exePath is the path the init is executed by: the fd's magic link.
+func exePath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
 
 func detachedReadonlyExe() (int, error) {
 	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
@@ -55,19 +58,20 @@ func sealedCopyExe() (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("memfd_create: %w", err)
 	}
-	dst := os.NewFile(uintptr(fd), "cocoon-init")
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
+	if _, err := io.Copy(fdWriter(fd), src); err != nil {
+		unix.Close(fd)
 		return -1, fmt.Errorf("copy binary: %w", err)
 	}
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
-		dst.Close()
+		unix.Close(fd)
 		return -1, fmt.Errorf("seal copy: %w", err)
 	}
-	// The *os.File must stay alive: its finalizer would close the fd.
-	sealedCopy = dst
 	return fd, nil
 }
 
-var sealedCopy *os.File
+// fdWriter writes to a raw fd without giving it to an *os.File (whose
+// finalizer would close it).
+type fdWriter int
+
+func (w fdWriter) Write(p []byte) (int, error) { return unix.Write(int(w), p) }
