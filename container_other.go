@@ -15,6 +15,24 @@ func Init() {}
 // Container is a started container (Linux only).
 type Container struct{}
 
+// Wait reports ErrNotSupported.
+func (c *Container) Wait() (*Result, error) { return nil, ErrNotSupported }
+
+// Signal reports ErrNotSupported.
+func (c *Container) Signal(os.Signal) error { return ErrNotSupported }
+
+// Kill reports ErrNotSupported.
+func (c *Container) Kill() error { return ErrNotSupported }
+
+// Delete reports ErrNotSupported.
+func (c *Container) Delete() error { return ErrNotSupported }
+
+// Close reports ErrNotSupported.
+func (c *Container) Close() error { return ErrNotSupported }
+
+// Pid reports -1: no container runs on this OS.
+func (c *Container) Pid() int { return -1 }
+
 // Start reports ErrNotSupported: containers exist only on Linux.
 func (b *Builder) Start(ctx context.Context) (*Container, error) {
 	return nil, fmt.Errorf("containers on %s: %w", runtime.GOOS, ErrNotSupported)

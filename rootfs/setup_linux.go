@@ -15,10 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrUnsafePath is wrapped by errors for mount targets that are symlinks or
-// otherwise try to leave the container's root.
-var ErrUnsafePath = errors.New("unsafe path")
-
 // Config is what Setup builds. It is taken from the container's spec by the
 // caller; Setup itself has no defaults.
 type Config struct {
@@ -682,10 +678,6 @@ func writeFile(root *os.File, name string, content []byte) error {
 	}
 	return nil
 }
-
-// ErrPivotRoot is wrapped when pivot_root is impossible (an initramfs root);
-// Config.NoPivot is then the explicit, weaker way out.
-var ErrPivotRoot = errors.New("pivot_root refused (where / is an initramfs it is impossible, and NoPivot uses chroot instead)")
 
 // pivotInto makes root the process's "/" and detaches the old root, the
 // sequence runc uses: pivot_root(".", ".") stacks the old root on top of the

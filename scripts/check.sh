@@ -2,7 +2,7 @@
 # Static checks: formatting, vet, staticcheck, pure-Go and non-Linux builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STATICCHECK_VERSION=2026.2.2
+STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.2.2
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted"; exit 1; fi
 go vet ./...
