@@ -67,7 +67,14 @@ func sealedCopyExe() (int, error) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("seal copy: %w", err)
 	}
-	return fd, nil
+	// execve refuses a file open for writing (ETXTBSY): keep a read-only
+	// reopening and drop the writable fd.
+	ro, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	unix.Close(fd)
+	if err != nil {
+		return -1, fmt.Errorf("reopen sealed copy: %w", err)
+	}
+	return ro, nil
 }
 
 // fdWriter writes to a raw fd without giving it to an *os.File (whose

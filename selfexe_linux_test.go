@@ -1,0 +1,33 @@
+//go:build linux
+
+package container
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/cocoonrt/container/internal/testutil"
+)
+
+// Both protections of the caller's binary refuse writes and still execute.
+func TestProtectedBinaryRefusesWrites(t *testing.T) {
+	testutil.RequireRoot(t)
+	for name, open := range map[string]func() (int, error){"detached read-only mount": detachedReadonlyExe, "sealed memfd": sealedCopyExe} {
+		t.Run(name, func(t *testing.T) {
+			fd, err := open()
+			require.NoError(t, err)
+			defer unix.Close(fd)
+			path := fmt.Sprintf("/proc/self/fd/%d", fd)
+			_, err = os.OpenFile(path, os.O_WRONLY, 0)
+			assert.Error(t, err, "opened the protected binary for writing")
+			out, err := exec.Command(path, "-test.run=^$").CombinedOutput()
+			require.NoError(t, err, "%s", out)
+		})
+	}
+}
