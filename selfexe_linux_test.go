@@ -24,8 +24,14 @@ func TestProtectedBinaryRefusesWrites(t *testing.T) {
 			require.NoError(t, err)
 			defer unix.Close(fd)
 			path := fmt.Sprintf("/proc/self/fd/%d", fd)
-			_, err = os.OpenFile(path, os.O_WRONLY, 0)
-			assert.Error(t, err, "opened the protected binary for writing")
+			// The read-only mount refuses the open; the sealed memfd the write.
+			if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+				_, werr := f.Write([]byte("pwned"))
+				f.Close()
+				assert.ErrorIs(t, werr, unix.EPERM, "wrote to the protected binary")
+			} else {
+				assert.ErrorIs(t, err, unix.EROFS)
+			}
 			out, err := exec.Command(path, "-test.run=^$").CombinedOutput()
 			require.NoError(t, err, "%s", out)
 		})
