@@ -15,6 +15,8 @@ func runChild(role string) int {
 	switch role {
 	case "overlay":
 		return overlayChild()
+	case "pull":
+		return pullChild()
 	}
 	fmt.Fprintf(os.Stderr, "unknown child role %q\n", role)
 	return 2
