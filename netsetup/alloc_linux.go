@@ -113,9 +113,14 @@ func (s *store) leaseNames() ([]string, error) {
 	return out, nil
 }
 
-// allocate picks the lowest free address of subnet (the first is the
-// bridge's), creates and locks its lease file and writes l into it. Call with
-// the store lock held.
+// allocate picks the next free address of subnet after the one allocated
+// last (next fit; the first address is the bridge's), creates and locks its
+// lease file and writes l into it. Call with the store lock held.
+//
+// Next fit rather than lowest free: a released address is reused only after
+// the whole subnet went round, by when the kernel has long finished removing
+// its old veth (which it does asynchronously once the container's namespace
+// is gone) and neighbours have forgotten its old MAC.
 func (s *store) allocate(subnet netip.Prefix, l Lease) (*heldLease, error) {
 	names, err := s.leaseNames()
 	if err != nil {
@@ -125,21 +130,56 @@ func (s *store) allocate(subnet netip.Prefix, l Lease) (*heldLease, error) {
 	for _, n := range names {
 		used[n] = true
 	}
-	gw := subnet.Addr().Next()
-	for a := gw.Next(); subnet.Contains(a); a = a.Next() {
-		if !subnet.Contains(a.Next()) { // the broadcast address
+	first := subnet.Addr().Next().Next() // after the network and the bridge address
+	last := lastAddr(subnet).Prev()      // before the broadcast address
+	start := first
+	if hint, ok := s.readHint(); ok && subnet.Contains(hint) && hint.Compare(first) >= 0 && hint.Compare(last) < 0 {
+		start = hint.Next()
+	}
+	a := start
+	for {
+		if !used[a.String()] {
+			h, err := s.create(a, l)
+			if err == nil {
+				s.writeHint(a)
+				return h, nil
+			}
+			if !errors.Is(err, fs.ErrExist) {
+				return nil, err
+			}
+		}
+		if a == last {
+			a = first
+		} else {
+			a = a.Next()
+		}
+		if a == start {
 			break
 		}
-		if used[a.String()] {
-			continue
-		}
-		h, err := s.create(a, l)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		return h, err
 	}
 	return nil, fmt.Errorf("allocate address in %s (%d leases): %w", subnet, len(names), ErrAddressesExhausted)
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v |= 1<<(32-p.Bits()) - 1
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// The allocation hint (the address allocated last) is the lock file's content.
+func (s *store) readHint() (netip.Addr, bool) {
+	var b [64]byte
+	n, _ := s.lock.ReadAt(b[:], 0)
+	a, err := netip.ParseAddr(strings.TrimSpace(string(b[:n])))
+	return a, err == nil
+}
+
+func (s *store) writeHint(a netip.Addr) {
+	// Best effort: a lost hint only means starting over at the first address.
+	if s.lock.Truncate(0) == nil {
+		_, _ = s.lock.WriteAt([]byte(a.String()), 0)
+	}
 }
 
 func (s *store) create(a netip.Addr, l Lease) (*heldLease, error) {

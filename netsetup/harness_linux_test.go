@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cocoonrt/container/internal/testutil"
+	"github.com/google/nftables"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -29,6 +30,7 @@ import (
 // with its goroutine and the namespace dies with it, as a container's does.
 type testNS struct {
 	path string
+	tid  int
 	req  chan func()
 	done chan struct{}
 	once sync.Once
@@ -60,7 +62,8 @@ func startNS(tb testing.TB, join string) *testNS {
 			ready <- err
 			return
 		}
-		ns.path = fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
+		ns.tid = unix.Gettid()
+		ns.path = fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), ns.tid)
 		ready <- nil
 		for f := range ns.req {
 			f()
@@ -77,8 +80,25 @@ func (ns *testNS) do(f func() error) error {
 	return <-errc
 }
 
+// close ends the thread and waits until the kernel has reaped it, as a
+// container's Wait does for its init.
 func (ns *testNS) close() {
-	ns.once.Do(func() { close(ns.req); <-ns.done })
+	ns.once.Do(func() {
+		close(ns.req)
+		<-ns.done
+		if ns.tid == os.Getpid() {
+			// The goroutine ran on the main thread, which the runtime
+			// parks forever instead of ending (with its namespace).
+			return
+		}
+		task := fmt.Sprintf("/proc/self/task/%d", ns.tid)
+		for i := 0; i < 1000; i++ {
+			if _, err := os.Stat(task); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	})
 }
 
 // newHost makes a namespace playing the host: lo up and an "uplink" dummy
@@ -133,9 +153,11 @@ func serve(tb testing.TB, ns *testNS, addr, who string) {
 }
 
 // fetch connects from inside ns to addr and returns the greeting.
-func fetch(ns *testNS, addr string) (string, error) {
+func fetch(ns *testNS, addr string) (string, error) { return fetchTimeout(ns, addr, 2*time.Second) }
+
+func fetchTimeout(ns *testNS, addr string, timeout time.Duration) (string, error) {
 	var c net.Conn
-	if err := ns.do(func() (err error) { c, err = net.DialTimeout("tcp4", addr, 2*time.Second); return err }); err != nil {
+	if err := ns.do(func() (err error) { c, err = net.DialTimeout("tcp4", addr, timeout); return err }); err != nil {
 		return "", err
 	}
 	defer c.Close()
@@ -188,11 +210,13 @@ func eth0Addr(tb testing.TB, ns *testNS) netip.Prefix {
 func taggedRules(tb testing.TB, cfg Config) int {
 	tb.Helper()
 	cfg = cfg.withDefaults()
-	a, host, err := hostHandles(cfg)
+	host, err := OpenHost(cfg.HostNS)
 	require.NoError(tb, err)
-	defer host.close()
-	defer a.closeHandles()
-	n, err := countTagged(a.nft, newChains(cfg.Table, cfg.Bridge))
-	require.NoError(tb, err)
+	defer host.Close()
+	var n int
+	require.NoError(tb, host.withNFT(func(cc *nftables.Conn) (err error) {
+		n, err = countTagged(cc, newChains(cfg.Table, cfg.Bridge))
+		return err
+	}))
 	return n
 }

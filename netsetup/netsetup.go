@@ -228,10 +228,13 @@ type Config struct {
 	EgressAllow []EgressRule
 	// Hostname for /etc/hostname and /etc/hosts; default: the first 12 bytes of the id.
 	Hostname string
+	// Host is the host side, opened once with OpenHost and shared by many
+	// containers (the fast way). Nil: HostNS is opened for each call.
+	Host *Host
 	// HostNS is the path of the network namespace that plays "the host"
 	// (bridge, nftables, sysctls, port reservations live there), e.g. a
-	// /run/netns/NAME bind mount or /proc/PID/ns/net. Empty: the caller's
-	// own network namespace.
+	// /run/netns/NAME bind mount or /proc/PID/ns/net, used when Host is
+	// nil. Empty: the caller's own network namespace.
 	HostNS string
 	// StateDir holds the address and port leases (one directory per bridge).
 	// Use one StateDir per host namespace. Default DefaultStateDir.

@@ -33,8 +33,8 @@ type Attachment struct {
 	released bool
 	lease    *heldLease
 	portFDs  []int
-	hh       *netlink.Handle // host namespace, route family
-	nft      *nftables.Conn  // host namespace, lasting
+	host     *Host
+	ownHost  bool // opened for this attachment: closed by Release
 }
 
 // Address is the container's eth0 address with the subnet's prefix length
@@ -132,38 +132,30 @@ func (a *Attachment) attachBridge(ctx context.Context, containerNetNS string) (e
 		return err
 	}
 	defer ctr.close()
-	host, err := openNS(cfg.HostNS)
-	if err != nil {
+	if a.host, a.ownHost, err = hostFor(cfg); err != nil {
 		return err
 	}
-	defer host.close()
+	undo.push(func() error { return a.closeHandles() })
 
-	// Trip 1, host namespace: its netlink and nftables sockets, and the
-	// published ports' reservations (first, so a taken port fails before
-	// anything else is made).
-	err = host.run(func() error {
-		var err error
-		if a.hh, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
-			return fmt.Errorf("netlink socket in host namespace: %w", err)
-		}
-		if a.nft, err = nftables.New(nftables.AsLasting()); err != nil {
-			return fmt.Errorf("nftables socket in host namespace: %w", err)
-		}
-		for _, p := range cfg.Ports {
-			fd, err := reservePort(p)
-			if err != nil {
-				return err
+	// Published ports are reserved first, so a taken port fails before
+	// anything else is made. The sockets must be made in the host namespace.
+	if len(cfg.Ports) > 0 {
+		err = a.host.ns.run(func() error {
+			for _, p := range cfg.Ports {
+				fd, err := reservePort(p)
+				if err != nil {
+					return err
+				}
+				a.portFDs = append(a.portFDs, fd)
 			}
-			a.portFDs = append(a.portFDs, fd)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		return nil
-	})
-	undo.push(func() error { a.closeHandles(); return nil })
-	if err != nil {
-		return err
 	}
 
-	// Trip 2, container namespace: lo up and a netlink socket for eth0.
+	// Container namespace: lo up and a netlink socket for eth0.
 	var ch *netlink.Handle
 	err = ctr.run(func() error {
 		if err := LoopbackUp(); err != nil {
@@ -186,14 +178,14 @@ func (a *Attachment) attachBridge(ctx context.Context, containerNetNS string) (e
 	}
 	defer st.close()
 	c := newChains(cfg.Table, cfg.Bridge)
-	reclaim := func(l Lease) error { return a.undoLease(c, l) }
+	reclaim := func(l Lease) error { return a.host.undoLease(c, l) }
 
 	l := Lease{ID: a.id, Owner: os.Getpid(), Ports: cfg.Ports, Egress: len(cfg.EgressAllow) > 0, Created: time.Now().UTC()}
 	identify(&l, containerNetNS)
 	var br netlink.Link
 	err = st.withLock(func() error {
 		var err error
-		if br, err = ensureBridge(a.hh, host, cfg); err != nil {
+		if br, err = ensureBridge(a.host, cfg); err != nil {
 			return err
 		}
 		if len(cfg.Ports) > 0 {
@@ -226,15 +218,16 @@ func (a *Attachment) attachBridge(ctx context.Context, containerNetNS string) (e
 		PeerName:      "eth0",
 		PeerNamespace: netlink.NsFd(ctr.fd),
 	}
-	if err := a.hh.LinkAdd(veth); err != nil {
+	hh := a.host.hh
+	if err := hh.LinkAdd(veth); err != nil {
 		if !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("create veth %s (peer eth0 in %s): %w", veth.Name, containerNetNS, err)
 		}
 		// A leftover of an owner whose lease is gone: the name is ours now.
-		if old, lerr := a.hh.LinkByName(veth.Name); lerr == nil {
-			_ = a.hh.LinkDel(old)
+		if old, lerr := hh.LinkByName(veth.Name); lerr == nil {
+			_ = hh.LinkDel(old)
 		}
-		if err := a.hh.LinkAdd(veth); err != nil {
+		if err := hh.LinkAdd(veth); err != nil {
 			return fmt.Errorf("create veth %s (peer eth0 in %s): %w", veth.Name, containerNetNS, err)
 		}
 	}
@@ -255,16 +248,24 @@ func (a *Attachment) attachBridge(ctx context.Context, containerNetNS string) (e
 		return fmt.Errorf("default route via %s: %w", a.gw, err)
 	}
 
-	queueBase(a.nft, c, cfg.Bridge, cfg.Subnet)
-	queuePorts(a.nft, c, ip, cfg.Ports)
-	if len(cfg.EgressAllow) > 0 {
-		queueEgress(a.nft, c, ip, cfg.EgressAllow)
-	}
-	if err := a.nft.Flush(); err != nil {
+	err = a.host.withNFT(func(cc *nftables.Conn) error {
+		// Base rules are rewritten only when missing: rewriting them deletes
+		// rules, and deleted rules make the next close of any nftables
+		// socket wait for an RCU grace period.
+		if !baseOK(cc, c) {
+			queueBase(cc, c, cfg.Bridge, cfg.Subnet)
+		}
+		queuePorts(cc, c, ip, cfg.Ports)
+		if len(cfg.EgressAllow) > 0 {
+			queueEgress(cc, c, ip, cfg.EgressAllow)
+		}
+		return cc.Flush()
+	})
+	if err != nil {
 		return fmt.Errorf("nftables rules for %s in table %s: %w", ip, cfg.Table, err)
 	}
 	if len(cfg.Ports) > 0 || len(cfg.EgressAllow) > 0 {
-		undo.push(func() error { _, err := deleteTagged(a.nft, c, ip); return err })
+		undo.push(func() error { return a.host.deleteTagged(c, ip) })
 	}
 	log.Debug("netsetup: attached", "id", a.id, "addr", a.addr, "veth", veth.Name, "ports", len(cfg.Ports))
 	return nil
@@ -277,7 +278,8 @@ func ipNet(p netip.Prefix) *net.IPNet {
 
 // ensureBridge returns the bridge, creating and configuring it when missing
 // (or when a creator died before setting it up, which leaves it down).
-func ensureBridge(hh *netlink.Handle, host nsRef, cfg Config) (netlink.Link, error) {
+func ensureBridge(host *Host, cfg Config) (netlink.Link, error) {
+	hh := host.hh
 	l, err := hh.LinkByName(cfg.Bridge)
 	if err == nil {
 		if l.Type() != "bridge" {
@@ -307,7 +309,7 @@ func ensureBridge(hh *netlink.Handle, host nsRef, cfg Config) (netlink.Link, err
 	// the bridge only: lets 127.0.0.1:HOSTPORT be DNATed out of it (the raw
 	// chain drops what a container sends to 127.0.0.0/8, the hole this
 	// setting would otherwise open).
-	err = host.run(func() error {
+	err = host.ns.run(func() error {
 		return errors.Join(
 			writeSysctl("/proc/sys/net/ipv4/ip_forward", "1"),
 			writeSysctl(filepath.Join("/proc/sys/net/ipv4/conf", cfg.Bridge, "route_localnet"), "1"))
@@ -322,9 +324,15 @@ func ensureBridge(hh *netlink.Handle, host nsRef, cfg Config) (netlink.Link, err
 }
 
 // undoLease removes the host-side resources a (stale) lease names.
-func (a *Attachment) undoLease(c chains, l Lease) error {
-	_, err := deleteTagged(a.nft, c, l.IP)
-	return errors.Join(err, deleteLink(a.hh, l.Veth))
+func (h *Host) undoLease(c chains, l Lease) error {
+	return errors.Join(h.deleteTagged(c, l.IP), deleteLink(h.hh, l.Veth))
+}
+
+func (h *Host) deleteTagged(c chains, ip netip.Addr) error {
+	return h.withNFT(func(cc *nftables.Conn) error {
+		_, err := deleteTagged(cc, c, ip)
+		return err
+	})
 }
 
 func deleteLink(hh *netlink.Handle, name string) error {
@@ -343,27 +351,29 @@ func deleteLink(hh *netlink.Handle, name string) error {
 }
 
 func (a *Attachment) deleteVeth() error {
-	return deleteLink(a.hh, a.lease.lease.Veth)
+	return deleteLink(a.host.hh, a.lease.lease.Veth)
 }
 
-func (a *Attachment) closeHandles() {
+func (a *Attachment) closeHandles() error {
 	for _, fd := range a.portFDs {
 		unix.Close(fd)
 	}
 	a.portFDs = nil
-	if a.hh != nil {
-		a.hh.Close()
-		a.hh = nil
+	if a.ownHost && a.host != nil {
+		a.ownHost = false
+		return a.host.Close()
 	}
-	if a.nft != nil {
-		_ = a.nft.CloseLasting()
-		a.nft = nil
-	}
+	return nil
 }
 
-// Release removes what Attach created: the published ports' rules, then the
-// veth pair (if the container's namespace has not taken it along already),
-// then the port reservations and the address lease. The bridge and its base
+// Release removes what Attach created: the published ports' and egress
+// rules, then the veth pair, then the port reservations and the address lease.
+//
+// Call it after the container's init has exited and been reaped (Delete after
+// Wait): then the veth pair goes away with the container's namespace and
+// Release does not wait for it (~30 ms here). Called while the init still
+// runs, it deletes the pair itself and pays that. Containers sharing the
+// namespace (ModeContainer) must be gone first: their eth0 is this one. The bridge and its base
 // rules stay for the next container (RemoveBridge removes them). Calling it
 // again is a no-op.
 func (a *Attachment) Release() error {
@@ -379,12 +389,17 @@ func (a *Attachment) Release() error {
 	var errs error
 	l := a.lease.lease
 	if len(l.Ports) > 0 || l.Egress {
-		if _, err := deleteTagged(a.nft, newChains(a.cfg.Table, a.cfg.Bridge), l.IP); err != nil {
-			errs = errors.Join(errs, err)
-		}
+		errs = errors.Join(errs, a.host.deleteTagged(newChains(a.cfg.Table, a.cfg.Bridge), l.IP))
 	}
-	errs = errors.Join(errs, a.deleteVeth())
-	a.closeHandles()
+	if l.PID == 0 || containerAlive(l) {
+		errs = errors.Join(errs, a.deleteVeth())
+	}
+	// Otherwise the container's init is gone and the kernel deletes the veth
+	// pair with its namespace, batched with other dying namespaces on its own
+	// workqueue: deleting it here would block this call ~30 ms on
+	// rcu_barrier for nothing. Should the old host end still exist when its
+	// address comes round again, Attach deletes it then.
+	errs = errors.Join(errs, a.closeHandles())
 	if errs != nil {
 		// Keep the lease file: a later Cleanup (or Attach) reclaims what is
 		// left; our lock on it goes away with the close below.
@@ -407,12 +422,13 @@ func Cleanup(ctx context.Context, cfg Config) error {
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	a, host, err := hostHandles(cfg)
+	host, own, err := hostFor(cfg)
 	if err != nil {
 		return err
 	}
-	defer host.close()
-	defer a.closeHandles()
+	if own {
+		defer func() { _ = host.Close() }()
+	}
 	st, err := openStore(cfg.StateDir, cfg.Bridge)
 	if err != nil {
 		return err
@@ -420,34 +436,10 @@ func Cleanup(ctx context.Context, cfg Config) error {
 	defer st.close()
 	c := newChains(cfg.Table, cfg.Bridge)
 	return st.withLock(func() error {
-		n, err := st.reclaimStale(func(l Lease) error { return a.undoLease(c, l) })
+		n, err := st.reclaimStale(func(l Lease) error { return host.undoLease(c, l) })
 		cfg.Logger.Debug("netsetup: cleanup", "bridge", cfg.Bridge, "reclaimed", n, "err", err)
 		return err
 	})
-}
-
-func hostHandles(cfg Config) (*Attachment, nsRef, error) {
-	host, err := openNS(cfg.HostNS)
-	if err != nil {
-		return nil, host, err
-	}
-	a := &Attachment{cfg: cfg}
-	err = host.run(func() error {
-		var err error
-		if a.hh, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
-			return fmt.Errorf("netlink socket in host namespace: %w", err)
-		}
-		if a.nft, err = nftables.New(nftables.AsLasting()); err != nil {
-			return fmt.Errorf("nftables socket in host namespace: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		a.closeHandles()
-		host.close()
-		return nil, nsRef{fd: -1}, err
-	}
-	return a, host, nil
 }
 
 // Leases lists the address leases of cfg's bridge, with Live telling whether
@@ -506,15 +498,23 @@ func RemoveBridge(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("remove bridge %s: %d leases held (first %s by %q): %w",
 			cfg.Bridge, len(leases), leases[0].IP, leases[0].ID, ErrBridgeInUse)
 	}
-	a, host, err := hostHandles(cfg)
+	host, own, err := hostFor(cfg)
 	if err != nil {
 		return err
 	}
-	defer host.close()
-	defer a.closeHandles()
+	if own {
+		defer func() { _ = host.Close() }()
+	}
 	var errs error
 	c := newChains(cfg.Table, cfg.Bridge)
-	if chs, err := a.nft.ListChainsOfTableFamily(nftables.TableFamilyIPv4); err == nil {
+	errs = host.withNFT(func(cc *nftables.Conn) error {
+		chs, err := cc.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+		if err != nil {
+			if isNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("nftables list chains: %w", err)
+		}
 		ours, others := 0, 0
 		mine := map[string]bool{}
 		for _, ch := range append(c.base(), c.regular()...) {
@@ -530,19 +530,19 @@ func RemoveBridge(ctx context.Context, cfg Config) error {
 				others++
 			}
 		}
-		if ours > 0 {
-			queueRemoveBridge(a.nft, c)
+		if ours == 0 {
+			return nil
 		}
-		if others == 0 && ours > 0 {
-			a.nft.DelTable(c.table)
+		queueRemoveBridge(cc, c)
+		if others == 0 {
+			cc.DelTable(c.table)
 		}
-		if err := a.nft.Flush(); err != nil {
-			errs = errors.Join(errs, fmt.Errorf("nftables remove chains of %s: %w", cfg.Bridge, err))
+		if err := cc.Flush(); err != nil {
+			return fmt.Errorf("nftables remove chains of %s: %w", cfg.Bridge, err)
 		}
-	} else if !isNotFound(err) {
-		errs = errors.Join(errs, fmt.Errorf("nftables list chains: %w", err))
-	}
-	errs = errors.Join(errs, deleteLink(a.hh, cfg.Bridge))
+		return nil
+	})
+	errs = errors.Join(errs, deleteLink(host.hh, cfg.Bridge))
 	if err := os.RemoveAll(filepath.Join(cfg.StateDir, cfg.Bridge)); err != nil {
 		errs = errors.Join(errs, err)
 	}

@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -17,6 +19,8 @@ import (
 	"github.com/cocoonrt/container/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) {
@@ -176,11 +180,14 @@ func TestHundredCycles(t *testing.T) {
 		ctr := newTestNS(t)
 		a, err := Attach(context.Background(), cfg, ctr.path, fmt.Sprintf("run-%d", i))
 		require.NoError(t, err, "cycle %d", i)
-		require.NoError(t, a.Release(), "cycle %d", i)
+		// As Delete after Wait: the container is gone, then its network.
 		ctr.close()
+		require.NoError(t, a.Release(), "cycle %d", i)
 	}
-	t.Logf("100 attach/release cycles with a published port and an egress policy: %v", time.Since(start))
-	assert.Empty(t, links(t, host, "ck"), "veths left")
+	t.Logf("100 attach/exit/release cycles with a published port and an egress policy: %v", time.Since(start))
+	// The kernel removes the veth pairs with the namespaces, asynchronously.
+	assert.Eventually(t, func() bool { return len(links(t, host, "ck")) == 0 }, 10*time.Second, 20*time.Millisecond,
+		"veths left: %v", links(t, host, "ck"))
 	assert.Equal(t, 0, taggedRules(t, cfg), "per-container rules left")
 	leases, err := Leases(cfg)
 	require.NoError(t, err)
@@ -291,6 +298,11 @@ func TestAttachReclaimsLazily(t *testing.T) {
 func TestConcurrentAttach(t *testing.T) {
 	testutil.CheckLeaks(t)
 	_, cfg := newHost(t)
+	// One Host shared by all: its sockets are used concurrently.
+	h, err := OpenHost(cfg.HostNS)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, h.Close()) })
+	cfg.Host = h
 	const n = 8
 	nss := make([]*testNS, n)
 	for i := range nss {
@@ -320,4 +332,80 @@ func TestConcurrentAttach(t *testing.T) {
 		}
 	}
 	assert.Len(t, seen, n)
+}
+
+// TestEgress: routed traffic leaves masqueraded as the host, and a container
+// with an egress policy reaches only what it allows (routed and to the host).
+func TestEgress(t *testing.T) {
+	testutil.CheckLeaks(t)
+	host, cfg := newHost(t)
+	remote := newTestNS(t)
+	// A "remote" network behind the host: wan0 (host) <-> wan1 (remote).
+	require.NoError(t, host.do(func() error {
+		fd, err := unix.Open(remote.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "wan0"}, PeerName: "wan1", PeerNamespace: netlink.NsFd(fd)}
+		if err := netlink.LinkAdd(v); err != nil {
+			return err
+		}
+		if err := netlink.AddrAdd(v, &netlink.Addr{IPNet: ipNet(netip.MustParsePrefix("203.0.113.1/24"))}); err != nil {
+			return err
+		}
+		return netlink.LinkSetUp(v)
+	}))
+	require.NoError(t, remote.do(func() error {
+		l, err := netlink.LinkByName("wan1")
+		if err != nil {
+			return err
+		}
+		if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: ipNet(netip.MustParsePrefix("203.0.113.2/24"))}); err != nil {
+			return err
+		}
+		return netlink.LinkSetUp(l)
+	}))
+	// The remote servers answer with the source address they see.
+	for _, port := range []string{"80", "81"} {
+		var ln net.Listener
+		require.NoError(t, remote.do(func() (err error) { ln, err = net.Listen("tcp4", ":"+port); return err }))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				ip, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+				_, _ = io.WriteString(c, "seen "+ip+"\n")
+				c.Close()
+			}
+		}()
+		t.Cleanup(func() { ln.Close(); <-done })
+	}
+	restricted := cfg
+	restricted.EgressAllow = []EgressRule{{Prefix: netip.MustParsePrefix("203.0.113.2/32"), Port: 80}}
+	ctrR := newTestNS(t)
+	attach(t, restricted, ctrR, "restricted")
+	ctrO := newTestNS(t)
+	attach(t, cfg, ctrO, "open2")
+	serve(t, host, "10.99.0.1:9000", "host") // the bridge exists now
+
+	for _, port := range []string{"80", "81"} {
+		got, err := fetch(ctrO, "203.0.113.2:"+port)
+		require.NoError(t, err, "unrestricted container to remote port %s", port)
+		assert.Equal(t, "seen 203.0.113.1", got, "masqueraded as the host's wan address")
+	}
+	got, err := fetch(ctrR, "203.0.113.2:80")
+	require.NoError(t, err, "allowed destination")
+	assert.Equal(t, "seen 203.0.113.1", got)
+	_, err = fetchTimeout(ctrR, "203.0.113.2:81", 300*time.Millisecond)
+	assert.Error(t, err, "port 81 is not allowed")
+	_, err = fetchTimeout(ctrR, "10.99.0.1:9000", 300*time.Millisecond)
+	assert.Error(t, err, "the host is not allowed either")
+	got, err = fetch(ctrO, "10.99.0.1:9000")
+	require.NoError(t, err)
+	assert.Equal(t, "hello from host", got)
 }

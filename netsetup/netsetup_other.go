@@ -8,6 +8,15 @@ import (
 	"net/netip"
 )
 
+// Host is the host side of container networks (Linux only).
+type Host struct{}
+
+// OpenHost reports ErrNotSupported: network namespaces exist only on Linux.
+func OpenHost(path string) (*Host, error) { return nil, errNS("open host") }
+
+// Close does nothing on this OS.
+func (h *Host) Close() error { return nil }
+
 // Attachment is one container's network; on this OS Attach never returns one.
 type Attachment struct{}
 

@@ -268,3 +268,10 @@ func ctEstablished() []expr.Any {
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
 	}
 }
+
+// baseOK reports whether the bridge's base rules are in place (they are
+// written in one transaction, so the last chain's tells for all).
+func baseOK(cc *nftables.Conn, c chains) bool {
+	rules, err := cc.GetRules(c.table, c.in)
+	return err == nil && len(rules) == 2
+}
