@@ -198,7 +198,11 @@ func readVerified(ctx context.Context, src blobSource, d ocispec.Descriptor) ([]
 // plain tars (classic docker save), so the stored blobs are named by the
 // digest of what the archive holds, and an OCI manifest is written for them.
 func (s *Store) loadDockerSave(ctx context.Context, t *tarFS, ref string, opts ImportOptions) ([]*Image, error) {
-	m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return t.Open("manifest.json") })
+	var m tarball.Manifest
+	b, err := fs.ReadFile(t, "manifest.json")
+	if err == nil {
+		err = json.Unmarshal(b, &m)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: manifest.json: %w", ErrInvalidImage, err)
 	}
