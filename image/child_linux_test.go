@@ -15,6 +15,8 @@ func runChild(role string) int {
 	switch role {
 	case "overlay":
 		return overlayChild()
+	case "run":
+		return runInImageChild()
 	case "pull":
 		return pullChild()
 	}
