@@ -420,6 +420,15 @@ func (b *Builder) WithTmpfs(dst string, size int64, mode uint32) *Builder {
 	return b.WithMount(specs.Mount{Source: "tmpfs", Destination: dst, Type: "tmpfs", Options: opts})
 }
 
+// WithNoPivotRoot enters the root filesystem with chroot instead of
+// pivot_root. Only for hosts whose "/" is an initramfs, where pivot_root is
+// impossible: with chroot the old root stays reachable to a process holding
+// CAP_SYS_CHROOT, so never choose it otherwise.
+func (b *Builder) WithNoPivotRoot() *Builder {
+	b.spec.Annotations[AnnotationNoPivot] = "true"
+	return b
+}
+
 // WithInit runs a small init as PID 1 (like docker run --init): it reaps
 // orphaned processes and forwards signals to the workload. Without it the
 // workload itself is PID 1, which ignores signals it has no handler for.

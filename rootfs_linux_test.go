@@ -202,3 +202,11 @@ func TestTwoHundredRunsLeaveNoMountsOrDirectories(t *testing.T) {
 	assert.NotContains(t, string(after), state)
 	assertNoContainersLeft(t, state)
 }
+
+func TestNoPivotRootUsesChroot(t *testing.T) {
+	testutil.RequireRoot(t)
+	root := testutil.BusyboxRootfs(t, t.TempDir())
+	b, _ := newT(t, "sh", "-c", "cat /etc/passwd; echo $$")
+	out := output(t, b.WithRootfs(root).WithNoPivotRoot())
+	assert.Equal(t, "root:x:0:0:root:/root:/bin/sh\n1\n", out)
+}
