@@ -87,8 +87,12 @@
 //     its namespace (ModeContainer) are gone: their eth0 is its eth0.
 //   - One StateDir per host namespace; bridge subnets must not overlap.
 //   - IPv4 only. Container-to-container traffic on one bridge is switched at
-//     layer 2 and not subject to the egress policy (unless br_netfilter is
-//     loaded); the policy covers routed traffic and traffic to the host.
+//     layer 2 and passes the egress policy only where br_netfilter is on
+//     (bridge-nf-call-iptables=1, built in and on here, off on many hosts);
+//     the policy always covers routed traffic and traffic to the host.
+//   - Containers reach published ports through a host address too
+//     (hairpin): the bridge port is put in hairpin mode and such connections
+//     are masqueraded to the bridge address, with or without br_netfilter.
 //   - Attach sets net.ipv4.ip_forward=1 in the host namespace when it creates
 //     the bridge, as Docker does.
 //

@@ -136,6 +136,10 @@ func (a *Attachment) attachBridge(ctx context.Context, containerNetNS string) (e
 		return err
 	}
 	undo.push(func() error { return a.closeHandles() })
+	if sameNS(ctr, a.host.ns) {
+		return fmt.Errorf("mode bridge: %s is the host's own network namespace (was the container started without CLONE_NEWNET?): %w",
+			containerNetNS, ErrInvalidConfig)
+	}
 
 	// Published ports are reserved first, so a taken port fails before
 	// anything else is made. The sockets must be made in the host namespace.
@@ -232,6 +236,14 @@ func (a *Attachment) attachBridge(ctx context.Context, containerNetNS string) (e
 		}
 	}
 	undo.push(func() error { return a.deleteVeth() })
+	if len(cfg.Ports) > 0 {
+		// A container reaching its own published port through a host
+		// address gets its packets back out of the bridge port they came
+		// in by, which the bridge only does in hairpin mode.
+		if err := hh.LinkSetHairpin(veth, true); err != nil {
+			return fmt.Errorf("hairpin mode on %s: %w", veth.Name, err)
+		}
+	}
 
 	eth0, err := ch.LinkByName("eth0")
 	if err != nil {

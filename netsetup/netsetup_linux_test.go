@@ -84,9 +84,27 @@ func TestBridge(t *testing.T) {
 	assert.Empty(t, leases)
 }
 
+// TestPublishedPort runs with br_netfilter on (this kernel's default: bridged
+// packets traverse the ip hooks) and off (the usual default elsewhere), which
+// take different paths through the NAT.
 func TestPublishedPort(t *testing.T) {
+	for _, brnf := range []string{"1", "0"} {
+		t.Run("bridge-nf-call-iptables="+brnf, func(t *testing.T) { testPublishedPort(t, brnf) })
+	}
+}
+
+func testPublishedPort(t *testing.T, brnf string) {
 	testutil.CheckLeaks(t)
 	host, cfg := newHost(t)
+	require.NoError(t, host.do(func() error {
+		p := "/proc/sys/net/bridge/bridge-nf-call-iptables"
+		if _, err := os.Stat(p); os.IsNotExist(err) && brnf == "0" {
+			return nil // no br_netfilter at all: the "off" path
+		} else if err != nil {
+			return fmt.Errorf("this test needs br_netfilter for its \"on\" case: %w", err)
+		}
+		return os.WriteFile(p, []byte(brnf), 0)
+	}))
 	ctrA, ctrB := newTestNS(t), newTestNS(t)
 	pm, err := ParsePortMapping("18080:8080")
 	require.NoError(t, err)
@@ -102,6 +120,18 @@ func TestPublishedPort(t *testing.T) {
 	}
 	assert.Equal(t, 1, taggedRules(t, cfg))
 
+	// Containers reach a published port through the host's address too
+	// (hairpin), another container as well as the publisher itself.
+	ctrC := newTestNS(t)
+	noPorts := cfg
+	noPorts.Ports = nil
+	attach(t, noPorts, ctrC, "client")
+	for name, ns := range map[string]*testNS{"other container": ctrC, "itself": ctrA} {
+		got, err := fetch(ns, "198.51.100.1:18080")
+		require.NoError(t, err, name)
+		assert.Equal(t, "hello from web", got, name)
+	}
+
 	// A second container asking for the same host port gets a clear error,
 	// and its failed attach leaves nothing behind.
 	_, err = Attach(context.Background(), cfg, ctrB.path, "web2")
@@ -109,8 +139,12 @@ func TestPublishedPort(t *testing.T) {
 	assert.Contains(t, err.Error(), "host port 18080/tcp is already bound")
 	leases, lerr := Leases(cfg)
 	require.NoError(t, lerr)
-	assert.Len(t, leases, 1)
-	assert.Equal(t, []string{a.HostVeth()}, links(t, host, "ck"))
+	assert.Len(t, leases, 2)
+	assert.Len(t, links(t, host, "ck"), 2)
+
+	// Bridge mode on the host's own namespace would put eth0 on the host.
+	_, err = Attach(context.Background(), noPorts, host.path, "confused")
+	assert.ErrorIs(t, err, ErrInvalidConfig)
 
 	// Another program holding the port is refused the same way.
 	require.NoError(t, a.Release())

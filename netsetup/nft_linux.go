@@ -24,6 +24,7 @@ import (
 //	<br>-ports (regular)                per container: [ip daddr H] l4proto P th dport HP dnat to CIP:CP
 //	<br>-post  nat    postrouting  100  ip saddr SUBNET oifname != br masquerade
 //	                                    oifname br ip saddr 127.0.0.0/8 masquerade
+//	                                    oifname br ip saddr SUBNET ct status dnat masquerade (hairpin)
 //	<br>-raw   filter prerouting  -300  iifname br ip daddr 127.0.0.0/8 drop
 //	<br>-fwd   filter forward        0  iifname br ct state established,related accept; iifname br jump <br>-egress
 //	<br>-in    filter input          0  (the same, for traffic to the host itself)
@@ -82,6 +83,14 @@ func queueBase(cc *nftables.Conn, c chains, br string, subnet netip.Prefix) {
 	add(c.out, jumpPorts...)
 	add(c.post, cat(ipAddr(12, subnet), ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, br), []expr.Any{&expr.Masq{}})...)
 	add(c.post, cat(ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, br), ipAddr(12, loopbackNet), []expr.Any{&expr.Masq{}})...)
+	// Hairpin: a container reaching a published port through a host
+	// address is DNATed back onto the bridge; without this a container
+	// reaching its own port would get a packet from its own address, which
+	// it drops. No iifname match: with br_netfilter (built in and on here)
+	// such a packet is bridged, and the postrouting hook br_netfilter runs
+	// has no input device.
+	add(c.post, cat(ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, br), ipAddr(12, subnet),
+		ctStatusDNAT(), []expr.Any{&expr.Masq{}})...)
 	add(c.raw, cat(ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, br), ipAddr(16, loopbackNet), verdict(expr.VerdictDrop))...)
 	for _, ch := range []*nftables.Chain{c.fwd, c.in} {
 		add(ch, cat(ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, br), ctEstablished(), verdict(expr.VerdictAccept))...)
@@ -274,4 +283,17 @@ func ctEstablished() []expr.Any {
 func baseOK(cc *nftables.Conn, c chains) bool {
 	rules, err := cc.GetRules(c.table, c.in)
 	return err == nil && len(rules) == 2
+}
+
+// ipsDstNAT is IPS_DST_NAT of enum ip_conntrack_status (linux/netfilter/nf_conntrack_common.h).
+const ipsDstNAT = 1 << 5
+
+func ctStatusDNAT() []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATUS},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(ipsDstNAT),
+			Xor:  binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+	}
 }

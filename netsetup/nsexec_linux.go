@@ -34,6 +34,22 @@ func openNS(path string) (nsRef, error) {
 	return nsRef{fd: fd, path: path}, nil
 }
 
+// sameNS reports whether two references name one namespace.
+func sameNS(a, b nsRef) bool {
+	var sa, sb unix.Stat_t
+	if statNS(a, &sa) != nil || statNS(b, &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
+}
+
+func statNS(n nsRef, st *unix.Stat_t) error {
+	if n.fd < 0 {
+		return unix.Stat("/proc/thread-self/ns/net", st)
+	}
+	return unix.Fstat(n.fd, st)
+}
+
 func (n nsRef) close() {
 	if n.fd >= 0 {
 		unix.Close(n.fd)
