@@ -75,6 +75,7 @@ func TestBridge(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, leases, 2)
 	assert.ElementsMatch(t, []string{a.HostVeth(), b.HostVeth()}, links(t, host, "ck"))
+	assert.ErrorIs(t, RemoveBridge(context.Background(), cfg), ErrBridgeInUse)
 
 	require.NoError(t, a.Release())
 	require.NoError(t, b.Release())
