@@ -30,8 +30,9 @@ type Host struct {
 	// message queue is one per conn.
 	nftMu sync.Mutex
 
-	mu     sync.Mutex
-	closed bool
+	mu        sync.Mutex
+	closed    bool
+	bridgesOK map[string]bool // "bridge subnet" pairs whose gateway address was checked
 }
 
 // OpenHost opens the network namespace at path (a /run/netns/NAME bind mount,

@@ -298,7 +298,7 @@ func ensureBridge(host *Host, cfg Config) (netlink.Link, error) {
 			return nil, fmt.Errorf("link %s exists and is a %s, not a bridge: %w", cfg.Bridge, l.Type(), ErrInvalidConfig)
 		}
 		if l.Attrs().Flags&net.FlagUp != 0 {
-			return l, nil
+			return l, host.checkBridgeAddr(l, cfg)
 		}
 	} else {
 		var nf netlink.LinkNotFoundError
@@ -333,6 +333,41 @@ func ensureBridge(host *Host, cfg Config) (netlink.Link, error) {
 		return nil, fmt.Errorf("set bridge %s up: %w", cfg.Bridge, err)
 	}
 	return l, nil
+}
+
+// checkBridgeAddr refuses a bridge that does not carry the subnet's gateway
+// address (one made by someone else, or for another subnet): its containers
+// would have no route. A Host checks each bridge once.
+func (h *Host) checkBridgeAddr(l netlink.Link, cfg Config) error {
+	key := cfg.Bridge + " " + cfg.Subnet.String()
+	h.mu.Lock()
+	ok := h.bridgesOK[key]
+	h.mu.Unlock()
+	if ok {
+		return nil
+	}
+	gw := netip.PrefixFrom(cfg.Subnet.Addr().Next(), cfg.Subnet.Bits())
+	addrs, err := h.hh.AddrList(l, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("addresses of bridge %s: %w", cfg.Bridge, err)
+	}
+	var have []string
+	for _, a := range addrs {
+		ones, _ := a.Mask.Size()
+		ip, _ := netip.AddrFromSlice(a.IP.To4())
+		if netip.PrefixFrom(ip, ones) == gw {
+			h.mu.Lock()
+			if h.bridgesOK == nil {
+				h.bridgesOK = map[string]bool{}
+			}
+			h.bridgesOK[key] = true
+			h.mu.Unlock()
+			return nil
+		}
+		have = append(have, a.IPNet.String())
+	}
+	return fmt.Errorf("bridge %s exists with addresses %v, not %s: made by another program or for another subnet: %w",
+		cfg.Bridge, have, gw, ErrInvalidConfig)
 }
 
 // undoLease removes the host-side resources a (stale) lease names.

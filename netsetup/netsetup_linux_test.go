@@ -76,6 +76,10 @@ func TestBridge(t *testing.T) {
 	assert.Len(t, leases, 2)
 	assert.ElementsMatch(t, []string{a.HostVeth(), b.HostVeth()}, links(t, host, "ck"))
 	assert.ErrorIs(t, RemoveBridge(context.Background(), cfg), ErrBridgeInUse)
+	other := cfg
+	other.Subnet = netip.MustParsePrefix("10.98.0.0/24")
+	_, err = Attach(context.Background(), other, newTestNS(t).path, "wrong-subnet")
+	assert.ErrorIs(t, err, ErrInvalidConfig, "a bridge of another subnet is refused")
 
 	require.NoError(t, a.Release())
 	require.NoError(t, b.Release())
