@@ -24,8 +24,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("NETSETUP_TEST_CHILD") == "crash" {
+	switch os.Getenv("NETSETUP_TEST_CHILD") {
+	case "crash":
 		crashChild()
+		return
+	case "hold":
+		holdChild()
 		return
 	}
 	os.Exit(m.Run())
@@ -447,4 +451,120 @@ func TestEgress(t *testing.T) {
 	got, err = fetch(ctrO, "10.99.0.1:9000")
 	require.NoError(t, err)
 	assert.Equal(t, "hello from host", got)
+}
+
+func TestUDPPort(t *testing.T) {
+	testutil.CheckLeaks(t)
+	host, cfg := newHost(t)
+	ctr := newTestNS(t)
+	pm, err := ParsePortMapping("15353:53/udp")
+	require.NoError(t, err)
+	cfg.Ports = []PortMapping{pm}
+	attach(t, cfg, ctr, "dns")
+	var pc net.PacketConn
+	require.NoError(t, ctr.do(func() (err error) { pc, err = net.ListenPacket("udp4", ":53"); return err }))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = pc.WriteTo(append([]byte("echo "), buf[:n]...), from)
+		}
+	}()
+	t.Cleanup(func() { pc.Close(); <-done })
+
+	var c net.Conn
+	require.NoError(t, host.do(func() (err error) { c, err = net.Dial("udp4", "127.0.0.1:15353"); return err }))
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	_, err = c.Write([]byte("ping"))
+	require.NoError(t, err)
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "echo ping", string(buf[:n]))
+
+	// The UDP reservation conflicts like the TCP one.
+	_, err = Attach(context.Background(), cfg, newTestNS(t).path, "dns2")
+	assert.ErrorIs(t, err, ErrPortInUse)
+}
+
+// holdChild attaches five containers, prints their addresses and holds them
+// until its stdin closes: another process of the same program.
+func holdChild() {
+	cfg := Config{Mode: ModeBridge, Bridge: "nstest0", Subnet: netip.MustParsePrefix("10.99.0.0/24"),
+		HostNS: os.Getenv("NETSETUP_HOST"), StateDir: os.Getenv("NETSETUP_STATE")}
+	var out []string
+	for i := range 5 {
+		ns := startNS(childTB{}, "")
+		a, err := Attach(context.Background(), cfg, ns.path, fmt.Sprintf("child-%d-%d", os.Getpid(), i))
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		out = append(out, a.Address().Addr().String())
+	}
+	fmt.Println(strings.Join(out, " "))
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+// TestCrossProcessLeases: three processes of one program attaching at once
+// never share an address, and a live process's leases survive Cleanup.
+func TestCrossProcessLeases(t *testing.T) {
+	testutil.CheckLeaks(t)
+	host, cfg := newHost(t)
+	type child struct {
+		cmd   *exec.Cmd
+		stdin io.WriteCloser
+		out   *bufio.Reader
+	}
+	var kids []child
+	for range 2 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "NETSETUP_TEST_CHILD=hold", "NETSETUP_HOST="+host.path, "NETSETUP_STATE="+cfg.StateDir)
+		stdin, err := cmd.StdinPipe()
+		require.NoError(t, err)
+		stdout, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		kids = append(kids, child{cmd, stdin, bufio.NewReader(stdout)})
+	}
+	seen := map[string]string{}
+	for i := range 5 {
+		a := attach(t, cfg, newTestNS(t), fmt.Sprintf("parent-%d", i))
+		seen[a.Address().Addr().String()] = "parent"
+	}
+	for _, k := range kids {
+		line, err := k.out.ReadString('\n')
+		require.NoError(t, err)
+		addrs := strings.Fields(line)
+		require.Len(t, addrs, 5, "child said %q", line)
+		for _, a := range addrs {
+			assert.Empty(t, seen[a], "address %s handed out twice", a)
+			seen[a] = fmt.Sprint(k.cmd.Process.Pid)
+		}
+	}
+	assert.Len(t, seen, 15)
+	leases, err := Leases(cfg)
+	require.NoError(t, err)
+	assert.Len(t, leases, 15)
+
+	// The children exit cleanly without releasing (like a crash, but with
+	// their containers gone): Cleanup reclaims theirs, keeps ours.
+	for _, k := range kids {
+		k.stdin.Close()
+		require.NoError(t, k.cmd.Wait())
+	}
+	require.NoError(t, Cleanup(context.Background(), cfg))
+	leases, err = Leases(cfg)
+	require.NoError(t, err)
+	assert.Len(t, leases, 5)
+	for _, l := range leases {
+		assert.True(t, l.Live)
+		assert.True(t, strings.HasPrefix(l.ID, "parent-"), l.ID)
+	}
 }
