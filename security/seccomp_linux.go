@@ -399,7 +399,7 @@ func emitDispatch(a *asm, ab abi, rules map[uint32]*sysRules, def uint32, kill l
 	// only an unconditional action jump straight to a shared "ret".
 	rets := map[uint32]label{}
 	retFor := func(v uint32) label {
-		if l, ok := rets[v]; ok && a.dist(l) <= 0xff-2 {
+		if l, ok := rets[v]; ok {
 			return l
 		}
 		l := a.retLabel(v)
@@ -423,39 +423,88 @@ func emitDispatch(a *asm, ab abi, rules map[uint32]*sysRules, def uint32, kill l
 		handler[nrs[i]] = next
 	}
 
-	// Tail of the chain: default action, with ENOSYS for syscalls newer than
-	// every table entry when the default is an errno (what runc does), so
-	// that libc falls back from a syscall this profile could not know about
-	// instead of failing with EPERM.
-	tail := a.retLabel(def)
-	if def&0xffff0000 == retErrno {
-		var newest uint32
-		for _, nr := range syscallTables[ab.table] {
-			newest = max(newest, nr)
-		}
-		tail = a.jump(bpf.JumpGreaterThan, newest, a.retLabel(retErrno|uint32(unix.ENOSYS)), tail)
+	// The syscall number space as sorted segments, each going to one place:
+	// runs of consecutive numbers with the same action share a segment
+	// (Docker's allow list has long runs), the gaps take the default action.
+	// Numbers above every table entry get ENOSYS when the default is an
+	// errno (what runc does), so that libc falls back from a syscall this
+	// profile could not know about instead of failing with EPERM. On x86_64,
+	// numbers with the x32 bit go to the x32 dispatch, or are killed when
+	// the profile does not cover x32.
+	type target struct {
+		kind byte // 'h' handler of syscall v, 'r' return v, 'x' x32 dispatch
+		v    uint32
 	}
-	for i := len(nrs) - 1; i >= 0; i-- {
-		nr := nrs[i]
-		t, ok := handler[nr]
-		if !ok {
-			t = retFor(*rules[nr].uncond)
+	type seg struct {
+		lo uint32
+		t  target
+	}
+	var segs []seg
+	// set makes [lo, next segment) go to t, merging equal neighbours.
+	set := func(lo uint32, t target) {
+		if n := len(segs); n > 0 && segs[n-1].lo == lo {
+			segs = segs[:n-1]
 		}
-		tail = a.jump(bpf.JumpEqual, nr, t, tail)
+		if n := len(segs); n > 0 && segs[n-1].t == t {
+			return
+		}
+		segs = append(segs, seg{lo, t})
+	}
+	defT := target{'r', def}
+	set(0, defT)
+	for _, nr := range nrs {
+		t := target{'h', nr}
+		if _, ok := handler[nr]; !ok {
+			t = target{'r', *rules[nr].uncond}
+		}
+		set(nr, t)
+		if nr < 0xffffffff {
+			set(nr+1, defT)
+		}
+	}
+	var newest uint32
+	for _, nr := range syscallTables[ab.table] {
+		newest = max(newest, nr)
+	}
+	if def&0xffff0000 == retErrno && newest < 0xffffffff {
+		set(newest+1, target{'r', retErrno | uint32(unix.ENOSYS)})
 	}
 	if ab.spec == specs.ArchX86_64 {
-		x32 := kill
-		for i, o := range abis {
-			if o.x32 {
-				l, ok := entry[i]
-				if !ok {
-					panic("seccomp: internal error: x32 dispatch not emitted before x86_64")
-				}
-				x32 = l
-			}
-		}
-		a.jump(bpf.JumpGreaterOrEqual, x32Bit, x32, tail)
+		set(x32Bit, target{'x', 0})
 	}
+	x32 := kill
+	for i, o := range abis {
+		if o.x32 && ab.spec == specs.ArchX86_64 {
+			l, ok := entry[i]
+			if !ok {
+				panic("seccomp: internal error: x32 dispatch not emitted before x86_64")
+			}
+			x32 = l
+		}
+	}
+	targetOf := func(t target) label {
+		switch t.kind {
+		case 'h':
+			return handler[t.v]
+		case 'r':
+			return retFor(t.v)
+		}
+		return x32
+	}
+	// A binary search over the segments: log2(segments) comparisons per
+	// syscall instead of one per listed syscall, and one instruction per
+	// segment boundary.
+	var tree func(segs []seg) label
+	tree = func(segs []seg) label {
+		if len(segs) == 1 {
+			return targetOf(segs[0].t)
+		}
+		mid := len(segs) / 2
+		r := tree(segs[mid:])
+		l := tree(segs[:mid])
+		return a.jump(bpf.JumpGreaterOrEqual, segs[mid].lo, r, l)
+	}
+	tree(segs)
 	return a.load(offNr)
 }
 
