@@ -37,6 +37,8 @@ func TestMain(m *testing.M) {
 		childProbe()
 	case "loadbench":
 		childLoadBench()
+	case "threads":
+		childThreads()
 	}
 	os.Exit(m.Run())
 }
@@ -154,6 +156,53 @@ func childProbe() {
 		}
 		fmt.Printf("%s=%s\n", op, res)
 	}
+	os.Exit(0)
+}
+
+// childThreads applies the plan on a locked thread and prints, per thread of
+// the process, what the kernel holds for it: which settings are per thread.
+func childThreads() {
+	var plan Plan
+	if err := json.Unmarshal([]byte(os.Getenv("COCOON_PLAN")), &plan); err != nil {
+		os.Exit(111)
+	}
+	// More threads: goroutines blocked in locked threads.
+	release := make(chan struct{})
+	for range 3 {
+		go func() {
+			runtime.LockOSThread()
+			<-release
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	runtime.LockOSThread()
+	if err := plan.Apply(); err != nil {
+		fmt.Fprintln(os.Stderr, "apply:", err)
+		os.Exit(112)
+	}
+	self := unix.Gettid()
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		os.Exit(113)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/self/task/" + e.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		who := "other"
+		if e.Name() == strconv.Itoa(self) {
+			who = "self"
+		}
+		fields := map[string]string{}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok {
+				fields[k] = strings.Join(strings.Fields(v), " ")
+			}
+		}
+		fmt.Printf("%s|%s|%s|%s|%s|%s\n", who, fields["Uid"], fields["CapEff"], fields["CapBnd"], fields["NoNewPrivs"], fields["Seccomp"])
+	}
+	close(release)
 	os.Exit(0)
 }
 

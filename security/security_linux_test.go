@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -369,4 +370,70 @@ func TestX32InKernel(t *testing.T) {
 	require.ErrorAs(t, err, &ee)
 	ws := ee.Sys().(syscall.WaitStatus)
 	assert.True(t, ws.Signaled() && ws.Signal() == unix.SIGSYS, "want death by SIGSYS, got %v", ws)
+}
+
+// TestThreadModel shows which settings are per thread in the kernel and
+// that Apply's result is right where it matters: on the thread that will
+// execve. Capabilities and the bounding set change on the applying thread
+// only; uid (Go changes it on all threads), no_new_privs and seccomp (TSYNC)
+// reach every thread.
+func TestThreadModel(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
+	p, l := defaultSpec(t)
+	p.User = specs.User{UID: 1000, GID: 1000}
+	plan, err := Prepare(p, l)
+	require.NoError(t, err)
+	pj, err := json.Marshal(plan)
+	require.NoError(t, err)
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Env = append(os.Environ(), childEnv+"=threads", "COCOON_PLAN="+string(pj))
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	lines := splitLines(string(out))
+	require.Greater(t, len(lines), 3, "the child should have several threads: %s", out)
+	self := 0
+	for _, line := range lines {
+		f := strings.Split(line, "|")
+		require.Len(t, f, 6, line)
+		assert.Equal(t, "1000 1000 1000 1000", f[1], "uid on every thread: %s", line)
+		assert.Equal(t, "1", f[4], "no_new_privs on every thread: %s", line)
+		assert.Equal(t, "2", f[5], "seccomp on every thread: %s", line)
+		if f[0] == "self" {
+			self++
+			// Until execve, a non-root thread keeps what capset gave it.
+			assert.Equal(t, dockerCapHex, f[2], line)
+			assert.Equal(t, dockerCapHex, f[3], line)
+		} else {
+			// The uid change cleared the other threads' effective sets (no
+			// keep-caps there), and their bounding sets were never touched.
+			assert.Equal(t, "0000000000000000", f[2], line)
+			assert.NotEqual(t, dockerCapHex, f[3], line)
+		}
+	}
+	assert.Equal(t, 1, self)
+}
+
+// TestWithoutNoNewPrivs loads seccomp before capabilities are dropped (the
+// kernel wants CAP_SYS_ADMIN for a filter without no_new_privs).
+func TestWithoutNoNewPrivs(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
+	p, l := defaultSpec(t)
+	p.NoNewPrivileges = false
+	plan, err := Prepare(p, l)
+	require.NoError(t, err)
+	f := statusFields(t, plan, nil)
+	assert.Equal(t, "2", f["Seccomp"])
+	assert.Equal(t, "0", f["NoNewPrivs"])
+	assert.Equal(t, dockerCapHex, f["CapEff"])
+	assert.Equal(t, dockerCapHex, f["CapBnd"])
+
+	p.User = specs.User{UID: 1000, GID: 1000}
+	plan, err = Prepare(p, l)
+	require.NoError(t, err)
+	f = statusFields(t, plan, nil)
+	assert.Equal(t, "2", f["Seccomp"])
+	assert.Equal(t, "uid=1000 gid=1000 groups=1000", f["id"])
+	assert.Equal(t, "0000000000000000", f["CapEff"])
 }
