@@ -576,3 +576,23 @@ func TestCrossProcessLeases(t *testing.T) {
 		assert.True(t, strings.HasPrefix(l.ID, "parent-"), l.ID)
 	}
 }
+
+// TestFailedAttachLeavesNothing: an Attach failing at its last step (the
+// nftables transaction, here refused for an over-long table name) undoes the
+// veth, the port reservation and the lease it had made.
+func TestFailedAttachLeavesNothing(t *testing.T) {
+	testutil.CheckLeaks(t)
+	host, cfg := newHost(t)
+	cfg.Ports = []PortMapping{{HostPort: 18083, ContainerPort: 80}}
+	bad := cfg
+	bad.Table = strings.Repeat("t", 300)
+	_, err := Attach(context.Background(), bad, newTestNS(t).path, "doomed")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "nftables rules")
+	assert.Empty(t, links(t, host, "ck"))
+	leases, err := Leases(cfg)
+	require.NoError(t, err)
+	assert.Empty(t, leases)
+	// The port was given back: a good Attach gets it.
+	attach(t, cfg, newTestNS(t), "fine")
+}
