@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -112,11 +113,39 @@ func (e *env) cleanup(mountsBefore map[string]bool) []string {
 	if err != nil {
 		leaks = append(leaks, fmt.Sprintf("mounts: %v (could not check)", err))
 	}
+	// runc and crun: /cocoon-bench/<id>; cocoon: /cocoon/cocoon-<id> (the
+	// cgroup package's default parent on v1 and hybrid hosts).
+	cgLeaks := map[string][]string{} // container ID -> leftover cgroup dirs
 	for _, m := range ms {
 		if m.fstype != "cgroup" && m.fstype != "cgroup2" {
 			continue
 		}
-		leaks = append(leaks, cleanCgroups(filepath.Join(m.point, "cocoon-bench"), prefix)...)
+		for _, parent := range []struct{ dir, prefix string }{
+			{filepath.Join(m.point, "cocoon-bench"), prefix},
+			{filepath.Join(m.point, "cocoon"), "cocoon-" + prefix},
+		} {
+			left, errs := cleanCgroups(parent.dir, parent.prefix, parent.dir == filepath.Join(m.point, "cocoon-bench"))
+			for _, d := range left {
+				id := strings.TrimPrefix(filepath.Base(d), "cocoon-")
+				cgLeaks[id] = append(cgLeaks[id], d)
+			}
+			leaks = append(leaks, errs...)
+		}
+	}
+	if len(cgLeaks) > 0 {
+		var ids []string
+		n := 0
+		for id, dirs := range cgLeaks {
+			ids = append(ids, id)
+			n += len(dirs)
+		}
+		slices.Sort(ids)
+		ex := ids
+		if len(ex) > 5 {
+			ex = ex[:5]
+		}
+		leaks = append(leaks, fmt.Sprintf("%d cgroup directories of %d containers (%s), e.g. %s; removed now",
+			n, len(ids), strings.Join(ex, ", "), cgLeaks[ids[0]][0]))
 	}
 	mountUnderTmp := false
 	for _, m := range ms {
@@ -144,26 +173,33 @@ func (e *env) cleanup(mountsBefore map[string]bool) []string {
 	return leaks
 }
 
-// cleanCgroups removes leftover cgroups of this run below dir, and dir itself
-// when empty: runc and crun create the parent of linux.cgroupsPath and never
-// remove it. Another run of the bench may still be using dir: then it stays.
-func cleanCgroups(dir, prefix string) []string {
-	var leaks []string
+// cleanCgroups removes the cgroups named prefix* below dir and returns
+// them, with the errors of those it could not remove. With removeParent, dir
+// itself goes too when empty: runc and crun create the parent of
+// linux.cgroupsPath and never remove it (another run of the bench may still
+// be using it: then it stays).
+func cleanCgroups(dir, prefix string, removeParent bool) (left, errs []string) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil // not there: no runtime used this hierarchy
+		return nil, nil // not there: nothing used this hierarchy
 	}
 	for _, ent := range ents {
 		if !ent.IsDir() || !strings.HasPrefix(ent.Name(), prefix) {
 			continue
 		}
 		p := filepath.Join(dir, ent.Name())
-		leaks = append(leaks, fmt.Sprintf("cgroup %s (rmdir: %v)", p, errOrOK(unix.Rmdir(p))))
+		left = append(left, p)
+		if err := unix.Rmdir(p); err != nil {
+			errs = append(errs, fmt.Sprintf("cgroup %s: rmdir: %v", p, err))
+		}
+	}
+	if !removeParent {
+		return left, errs
 	}
 	if err := unix.Rmdir(dir); err != nil && !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.ENOENT) {
-		leaks = append(leaks, fmt.Sprintf("cgroup %s: rmdir: %v", dir, err))
+		errs = append(errs, fmt.Sprintf("cgroup %s: rmdir: %v", dir, err))
 	}
-	return leaks
+	return left, errs
 }
 
 func errOrOK(err error) string {

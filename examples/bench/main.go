@@ -25,8 +25,10 @@
 //   - whole-process rows: fork+exec of a runtime binary until wait4 reaps it:
 //     "cocoon run --rootfs DIR -- /bin/true", "runc run" and "crun run"
 //     (--bundle, a unique container ID per start, stdio on /dev/null), plus a
-//     plain fork+exec of busybox true as the floor. Peak RSS is the
-//     ru_maxrss that wait4 reports for the process and its reaped descendants;
+//     plain fork+exec of busybox true as the floor. Peak RSS (-rss-runs extra,
+//     untimed starts per row) is the ru_maxrss that wait4 reports for the
+//     process and its reaped descendants, taken under "busybox time": a Go
+//     launcher would lend the child its own peak RSS through vfork;
 //   - rootfs cost: cocoon without a mount namespace and without a root
 //     filesystem, and with a new mount namespace but the host's mounts, next
 //     to WithRootfs: the median of the per-round differences is the price

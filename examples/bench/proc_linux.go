@@ -134,6 +134,8 @@ func fromWire(w wireSample) sample {
 	return s
 }
 
+const unified = "/sys/fs/cgroup/unified"
+
 // helperMain is the helper's whole life. args: error-log path, and
 // "hide-unified" on a hybrid host.
 func helperMain(args []string) int {
@@ -147,17 +149,33 @@ func helperMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "bench helper: make / private: %v\n", err)
 		return 2
 	}
+	scrub := func() error { return nil }
 	if len(args) > 1 && args[1] == "hide-unified" {
-		const unified = "/sys/fs/cgroup/unified"
 		if err := unix.Unmount(unified, unix.MNT_DETACH); err != nil {
 			fmt.Fprintf(os.Stderr, "bench helper: unmount %s: %v\n", unified, err)
 			return 2
 		}
 		// Without this tmpfs, crun would create its v2 directories in the
 		// host's /sys/fs/cgroup tmpfs, which this namespace shares.
-		if err := unix.Mount("cocoon-bench", unified, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=1m,mode=755"); err != nil {
+		if err := unix.Mount("cocoon-bench", unified, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=64m,mode=755"); err != nil {
 			fmt.Fprintf(os.Stderr, "bench helper: mount tmpfs on %s: %v\n", unified, err)
 			return 2
+		}
+		// crun takes the tmpfs for its cgroup2 tree and leaves a directory
+		// and a cgroup.procs file there per container (rmdir on a tmpfs
+		// directory with files fails): empty it after each request, untimed,
+		// or it fills up.
+		scrub = func() error {
+			ents, err := os.ReadDir(unified)
+			if err != nil {
+				return err
+			}
+			for _, ent := range ents {
+				if err := os.RemoveAll(filepath.Join(unified, ent.Name())); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 	}
 	p, err := newProber(args[0])
@@ -200,6 +218,9 @@ func helperMain(args []string) int {
 			}
 		default:
 			resp.Err = fmt.Sprintf("unknown op %q", req.Op)
+		}
+		if err := scrub(); err != nil && resp.Err == "" {
+			resp.Err = fmt.Sprintf("empty the tmpfs on %s: %v", unified, err)
 		}
 		if err := enc.Encode(&resp); err != nil {
 			return 2
@@ -275,6 +296,9 @@ func (h *helper) start(argv []string) sample {
 	if err != nil {
 		return sample{err: err}
 	}
+	if resp.Err != "" {
+		return sample{err: errors.New("helper: " + resp.Err)}
+	}
 	if len(resp.Samples) != 1 {
 		return sample{err: fmt.Errorf("helper: %d samples for one start", len(resp.Samples))}
 	}
@@ -285,6 +309,9 @@ func (h *helper) burst(argvs [][]string) (time.Duration, []sample, error) {
 	resp, err := h.call(helperReq{Op: "burst", Argvs: argvs})
 	if err != nil {
 		return 0, nil, err
+	}
+	if resp.Err != "" {
+		return 0, nil, errors.New("helper: " + resp.Err)
 	}
 	res := make([]sample, len(resp.Samples))
 	for i, w := range resp.Samples {

@@ -136,7 +136,8 @@ func bundleSpec(rootDir, cgroupsPath string, memory int64) *specs.Spec {
 		},
 	}
 	if memory > 0 {
-		s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &memory}}
+		// Swap equal to the limit: no swap beyond it, as cocoon's WithMemoryLimit.
+		s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &memory, Swap: &memory}}
 	}
 	return s
 }
