@@ -5,6 +5,7 @@ package security
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -39,6 +40,8 @@ func TestMain(m *testing.M) {
 		childLoadBench()
 	case "threads":
 		childThreads()
+	case "rootless":
+		childRootless()
 	}
 	os.Exit(m.Run())
 }
@@ -55,8 +58,22 @@ func childApply() {
 		os.Exit(111)
 	}
 	runtime.LockOSThread()
+	if pf := os.Getenv("COCOON_PREFILTER"); pf != "" {
+		// A filter standing in for a kernel that lacks something.
+		var f Filter
+		if err := json.Unmarshal([]byte(pf), &f); err != nil {
+			os.Exit(111)
+		}
+		if err := loadSeccomp(&f); err != nil {
+			fmt.Fprintln(os.Stderr, "prefilter:", err)
+			os.Exit(111)
+		}
+	}
 	if err := plan.Apply(); err != nil {
 		fmt.Fprintln(os.Stderr, "apply:", err)
+		if errors.Is(err, ErrNotSupported) {
+			os.Exit(114)
+		}
 		os.Exit(112)
 	}
 	// The workload must not see the apply request again (the first of two
@@ -203,6 +220,36 @@ func childThreads() {
 		fmt.Printf("%s|%s|%s|%s|%s|%s\n", who, fields["Uid"], fields["CapEff"], fields["CapBnd"], fields["NoNewPrivs"], fields["Seccomp"])
 	}
 	close(release)
+	os.Exit(0)
+}
+
+// childRootless runs as an unprivileged host user and starts the apply child
+// in a user namespace of its own, mapping its uid to 0, as a rootless
+// container start does.
+func childRootless() {
+	uid, gid := os.Getuid(), os.Getgid()
+	cmd := exec.Command("/proc/self/exe")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, childEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, childEnv+"=apply")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}},
+		Credential:  &syscall.Credential{Uid: 0, Gid: 0},
+	}
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "rootless child:", err)
+		if ee, ok := err.(*exec.ExitError); ok {
+			os.Exit(ee.ExitCode())
+		}
+		os.Exit(115)
+	}
 	os.Exit(0)
 }
 

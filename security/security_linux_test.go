@@ -4,6 +4,7 @@ package security
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -436,4 +437,111 @@ func TestWithoutNoNewPrivs(t *testing.T) {
 	assert.Equal(t, "2", f["Seccomp"])
 	assert.Equal(t, "uid=1000 gid=1000 groups=1000", f["id"])
 	assert.Equal(t, "0000000000000000", f["CapEff"])
+}
+
+// TestLandlockRequiredUnsupported runs Apply where landlock_create_ruleset
+// fails with ENOSYS, as on a kernel without Landlock (a seccomp filter
+// loaded first plays that kernel).
+func TestLandlockRequiredUnsupported(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
+	enosys := uint(unix.ENOSYS)
+	pre, err := CompileSeccomp(&specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Syscalls:      []specs.LinuxSyscall{{Names: []string{"landlock_create_ruleset"}, Action: specs.ActErrno, ErrnoRet: &enosys}},
+	})
+	require.NoError(t, err)
+	pj, err := json.Marshal(pre)
+	require.NoError(t, err)
+	env := []string{"COCOON_PREFILTER=" + string(pj)}
+	dir := t.TempDir()
+
+	p, l := defaultSpec(t)
+	plan, err := Prepare(p, l, WithLandlock(&Landlock{ReadOnly: []string{"/"}, Required: true}))
+	require.NoError(t, err)
+	_, err = runPlan(t, plan, nil, env, "/bin/sh", "-c", "true")
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, 114, ee.ExitCode(), "Apply must fail with ErrNotSupported: %v", err)
+	assert.Contains(t, err.Error(), "landlock")
+
+	// Not required: the workload runs without the policy.
+	plan, err = Prepare(p, l, WithLandlock(&Landlock{ReadOnly: []string{"/"}}))
+	require.NoError(t, err)
+	out, err := runPlan(t, plan, nil, env, "/bin/sh", "-c", "echo x > "+dir+"/f && cat "+dir+"/f")
+	require.NoError(t, err)
+	assert.Equal(t, "x\n", out)
+}
+
+// TestRootless applies the defaults the way a rootless container gets them:
+// an unprivileged host user (nobody) creates the user namespace itself,
+// mapping only its own uid to 0, with setgroups denied.
+func TestRootless(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
+	const nobody = 65534
+	// The test binary sits in a root-only build directory: give nobody a
+	// copy it can execute.
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(filepath.Dir(dir), 0o755))
+	require.NoError(t, os.Chmod(dir, 0o755))
+	bin := filepath.Join(dir, "security.test")
+	data, err := os.ReadFile(exe)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(bin, data, 0o755))
+
+	run := func(plan *Plan, argv ...string) (string, error) {
+		pj, err := json.Marshal(plan)
+		require.NoError(t, err)
+		aj, err := json.Marshal(argv)
+		require.NoError(t, err)
+		cmd := exec.Command(bin)
+		cmd.Dir = "/"
+		cmd.Env = append(os.Environ(), childEnv+"=rootless", "COCOON_PLAN="+string(pj), "COCOON_ARGV="+string(aj))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return string(out), fmt.Errorf("%w: %s", err, stderr.String())
+		}
+		return string(out), nil
+	}
+	out, err := run(defaultPlan(t), "/bin/sh", "-c",
+		"grep -E '^(Uid|Seccomp|NoNewPrivs|CapEff|CapBnd):' /proc/self/status; cat /proc/self/uid_map; unshare -U true 2>&1; echo rc=$?")
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^Uid:\s+0\s+0\s+0\s+0$`, out)
+	assert.Regexp(t, `(?m)^Seccomp:\s+2$`, out)
+	assert.Regexp(t, `(?m)^NoNewPrivs:\s+1$`, out)
+	assert.Regexp(t, `(?m)^CapEff:\s+`+dockerCapHex+`$`, out)
+	assert.Regexp(t, `(?m)^CapBnd:\s+`+dockerCapHex+`$`, out)
+	assert.Regexp(t, `(?m)^\s+0\s+65534\s+1$`, out, "uid 0 inside is nobody outside")
+	assert.Contains(t, out, "Operation not permitted")
+	assert.Contains(t, out, "rc=1")
+}
+
+// TestKillActionsAndFlags checks actions that end the process, and filter
+// flags, on the real kernel.
+func TestKillActionsAndFlags(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
+	dir := t.TempDir()
+	for _, act := range []specs.LinuxSeccompAction{specs.ActKillProcess, specs.ActKillThread, specs.ActTrap} {
+		p, _ := defaultSpec(t)
+		plan, err := Prepare(p, &specs.Linux{Seccomp: &specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow,
+			Flags:         []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow},
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: act}},
+		}})
+		require.NoError(t, err)
+		// mkdir(1) is single-threaded, so all three end it by SIGSYS
+		// (31); the shell reports 128+31 and goes on.
+		out, err := runPlan(t, plan, nil, nil, "/bin/sh", "-c", "mkdir "+dir+"/x 2>/dev/null; echo rc=$?; echo after")
+		require.NoError(t, err)
+		assert.Equal(t, "rc=159\nafter\n", out, act)
+		_, statErr := os.Stat(filepath.Join(dir, "x"))
+		assert.ErrorIs(t, statErr, os.ErrNotExist, act)
+	}
 }
