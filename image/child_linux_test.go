@@ -17,6 +17,8 @@ func runChild(role string) int {
 		return overlayChild()
 	case "run":
 		return runInImageChild()
+	case "mutate":
+		return mutateChild()
 	case "pull":
 		return pullChild()
 	}

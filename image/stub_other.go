@@ -54,3 +54,11 @@ func (s *Store) ReleaseLease(id string) error                              { ret
 func (s *Store) Prune(ctx context.Context) (PruneReport, error)            { return PruneReport{}, errOS }
 func NormalizeRef(ref string) (string, error)                              { return "", errOS }
 func (img *Image) ApplyProcess(p *rspec.Process, o ProcessOverrides) error { return errOS }
+
+// ExportLayer fails with ErrNotSupported outside Linux.
+func ExportLayer(ctx context.Context, upper string, w io.Writer) (digest.Digest, error) {
+	return "", errOS
+}
+
+// ReadFileInLayers fails with ErrNotSupported outside Linux.
+func ReadFileInLayers(layerDirs []string, p string) ([]byte, error) { return nil, errOS }
