@@ -31,7 +31,13 @@ type testRegistry struct {
 	mu       sync.Mutex
 	requests []string // "METHOD PATH"
 	corrupt  string   // a digest whose blob is served with one byte flipped
+	failOnce string   // a digest whose first GET answers 503
+	// With user set, /v2/ needs a bearer token that /token hands out for
+	// these basic credentials (the Docker Hub flow).
+	user, pass string
 }
+
+const testToken = "tok-123"
 
 func newRegistry(t *testing.T) *testRegistry {
 	t.Helper()
@@ -41,7 +47,30 @@ func newRegistry(t *testing.T) *testRegistry {
 		r.mu.Lock()
 		r.requests = append(r.requests, req.Method+" "+req.URL.Path)
 		bad := r.corrupt != "" && req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/blobs/"+r.corrupt)
+		fail := r.failOnce != "" && req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/blobs/"+r.failOnce)
+		if fail {
+			r.failOnce = ""
+		}
+		user, pass := r.user, r.pass
 		r.mu.Unlock()
+		if user != "" && req.URL.Path == "/token" {
+			if u, p, ok := req.BasicAuth(); !ok || u != user || p != pass {
+				http.Error(w, "bad credentials", http.StatusUnauthorized)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"token":"`+testToken+`"}`)
+			return
+		}
+		if user != "" && req.Header.Get("Authorization") != "Bearer "+testToken {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="http://`+req.Host+`/token",service="test"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED"}]}`, http.StatusUnauthorized)
+			return
+		}
+		if fail {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
 		if bad {
 			h.ServeHTTP(&flipWriter{ResponseWriter: w}, req)
 			return
