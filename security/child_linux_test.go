@@ -86,6 +86,19 @@ func childApply() {
 		}
 	}
 	env = append(env, childEnv+"=probe")
+	if os.Getenv("COCOON_FORK") != "" {
+		// The init-process mode: PID 1 stays and starts the workload with
+		// fork+exec from the same locked goroutine, so the child is cloned
+		// from the thread that holds the applied credentials.
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = env
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "fork+exec:", err)
+			os.Exit(113)
+		}
+		os.Exit(0)
+	}
 	err := unix.Exec(argv[0], argv, env)
 	fmt.Fprintln(os.Stderr, "exec:", err)
 	os.Exit(113)

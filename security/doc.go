@@ -55,7 +55,10 @@
 //   - Capabilities, the bounding set and no_new_privs are per thread. Lock
 //     the goroutine to its thread (runtime.LockOSThread) before Apply and
 //     call execve from the same goroutine without unlocking. seccomp (TSYNC),
-//     Landlock and the uid/gid change are applied to every thread.
+//     Landlock and the uid/gid change are applied to every thread. An init
+//     that stays as PID 1 may instead fork+exec the workload (os/exec) from
+//     that same locked goroutine: the child is cloned from the applied
+//     thread. The init then runs under the same restrictions, as tini does.
 //   - The Go runtime raises its own RLIMIT_NOFILE soft limit at start and
 //     puts the old value back in syscall.Exec. Apply uses syscall.Setrlimit,
 //     which tells the runtime not to, so the workload sees what was asked.

@@ -5,6 +5,7 @@ package security
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,6 +129,24 @@ func TestOrdinaryWorkload(t *testing.T) {
 		"echo hello world | tr a-z A-Z | sed 's/WORLD/CONTAINER/'; seq 1 1000 | sort -rn | head -1; ls / >/dev/null && echo ls-ok")
 	require.NoError(t, err)
 	assert.Equal(t, "HELLO CONTAINER\n1000\nls-ok\n", out)
+	// python's http.server, serving and answering on loopback.
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Fatalf("python3 is part of the must-show workloads and is missing: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	require.NoError(t, ln.Close())
+	out, err = runPlan(t, defaultPlan(t), nil, nil, "/bin/sh", "-c", `
+		cd /etc && python3 -m http.server `+port+` --bind 127.0.0.1 >/dev/null 2>&1 & pid=$!
+		for i in $(seq 100); do
+			code=$(curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:`+port+`/hostname) && [ "$code" = 200 ] && break
+			sleep 0.1
+		done
+		echo "$code"; kill $pid; wait $pid 2>/dev/null; true`)
+	require.NoError(t, err)
+	assert.Equal(t, "200\n", out)
+
 	// A Go program (the test binary as probe) starts, runs goroutines and
 	// threads, and exits normally under the default profile.
 	r := probe(t, defaultPlan(t), nil, "getpid", "read:/etc/hostname")
@@ -544,4 +563,30 @@ func TestKillActionsAndFlags(t *testing.T) {
 		_, statErr := os.Stat(filepath.Join(dir, "x"))
 		assert.ErrorIs(t, statErr, os.ErrNotExist, act)
 	}
+}
+
+// TestApplyThenForkExec covers an init that stays as PID 1 (reaping,
+// forwarding signals) and starts the workload with fork+exec: Apply on the
+// locked goroutine, then os/exec from that same goroutine. The workload gets
+// the same credentials as with a direct execve, the rlimit included.
+func TestApplyThenForkExec(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
+	p, l := defaultSpec(t)
+	p.User = specs.User{UID: 1000, GID: 1000}
+	p.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 300, Hard: 1024}}
+	p.Capabilities.Inheritable = []string{"CAP_NET_BIND_SERVICE"}
+	p.Capabilities.Ambient = []string{"CAP_NET_BIND_SERVICE"}
+	plan, err := Prepare(p, l)
+	require.NoError(t, err)
+	out, err := runPlan(t, plan, nil, []string{"COCOON_FORK=1"}, "/bin/sh", "-c",
+		"grep -E '^(Seccomp|NoNewPrivs|CapEff|CapBnd|CapAmb):' /proc/self/status; id -u; ulimit -Sn")
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^Seccomp:\s+2$`, out)
+	assert.Regexp(t, `(?m)^NoNewPrivs:\s+1$`, out)
+	assert.Regexp(t, `(?m)^CapEff:\s+0000000000000400$`, out)
+	assert.Regexp(t, `(?m)^CapAmb:\s+0000000000000400$`, out)
+	assert.Regexp(t, `(?m)^CapBnd:\s+`+dockerCapHex+`$`, out)
+	assert.Regexp(t, `(?m)^1000$`, out)
+	assert.Regexp(t, `(?m)^300$`, out)
 }
