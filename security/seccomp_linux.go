@@ -574,7 +574,7 @@ func emitCond(a *asm, ab abi, c specs.LinuxSeccompArg, t, f label) label {
 // runtime's other threads cannot escape it.
 func loadSeccomp(f *Filter) error {
 	n := f.Instructions()
-	if n == 0 || len(f.Program)%8 != 0 {
+	if n == 0 || n > bpfMaxInsns || len(f.Program)%8 != 0 {
 		return fmt.Errorf("seccomp: malformed program of %d bytes: %w", len(f.Program), ErrInvalid)
 	}
 	insns := make([]unix.SockFilter, n)
