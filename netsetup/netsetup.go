@@ -236,7 +236,8 @@ type Config struct {
 	// /run/netns/NAME bind mount or /proc/PID/ns/net, used when Host is
 	// nil. Empty: the caller's own network namespace.
 	HostNS string
-	// StateDir holds the address and port leases (one directory per bridge).
+	// StateDir holds the address leases (one directory per bridge; published
+	// ports are reserved by held sockets, not files).
 	// Use one StateDir per host namespace. Default DefaultStateDir.
 	StateDir string
 	// Table is the nftables table (family ip) of our rules. Default DefaultTable.
