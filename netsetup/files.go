@@ -76,4 +76,3 @@ func renderHosts(hostname string, addr netip.Addr) []byte {
 	}
 	return b.Bytes()
 }
-
