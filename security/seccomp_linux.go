@@ -342,10 +342,11 @@ func condGroups(args []specs.LinuxSeccompArg, what string) ([][]specs.LinuxSecco
 // emitFilter lays the program out as:
 //
 //	ld arch
-//	jeq AUDIT_ARCH_<abi> -> that ABI's dispatch        (per covered audit arch)
-//	ret KILL_PROCESS                                    (an ABI the profile does not cover)
-//	dispatch: ld nr; [x86_64: nr >= x32 bit -> x32 dispatch or KILL_PROCESS]
-//	          jeq nr -> rules of nr ...; [nr > newest known -> ENOSYS]; ret default
+//	jeq AUDIT_ARCH_<abi> -> that ABI's dispatch      (per covered audit arch)
+//	ret KILL_PROCESS                                  (an ABI the profile does not cover)
+//	dispatch: ld nr; binary search (jge) over syscall number segments, each
+//	          leading to a shared "ret action", a syscall's rule block, the
+//	          x32 dispatch (x86_64, nr >= x32 bit), ENOSYS or the default
 //	rules:    per rule: conditions -> ret action, else next rule; ret fallback
 //
 // Built backwards by asm, so it is written here from the end.
@@ -374,7 +375,7 @@ func emitFilter(abis []abi, perABI []map[uint32]*sysRules, def uint32) ([]byte, 
 		entry[i] = emitDispatch(a, abis[i], perABI[i], def, kill, entry, abis)
 	}
 	// Arch dispatch: one jeq per distinct audit arch.
-	next := a.retLabel(retKillProcess)
+	next := kill
 	done := map[uint32]bool{}
 	for i := len(abis) - 1; i >= 0; i-- {
 		ab := abis[i]
