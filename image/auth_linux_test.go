@@ -26,16 +26,18 @@ func TestPullTokenAuthFromDockerConfig(t *testing.T) {
 	reg.mu.Unlock()
 	ref := reg.host + "/private:1"
 
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("DOCKER_CONFIG", "")
+	// The keychain reads $HOME/.docker/config.json, else $DOCKER_CONFIG; the
+	// Docker CLI code behind it caches the home lookup for the process, so the
+	// test points DOCKER_CONFIG at its file and HOME at an empty directory.
+	t.Setenv("HOME", t.TempDir())
+	dockerConfig := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", dockerConfig)
 	s := openStore(t)
 	_, err := s.Pull(t.Context(), ref, reg.opts())
 	require.Error(t, err, "anonymous pull of a private image")
 
-	require.NoError(t, os.MkdirAll(filepath.Join(home, ".docker"), 0o700))
 	cfg := `{"auths":{"` + reg.host + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("alice:s3cret")) + `"}}}`
-	require.NoError(t, os.WriteFile(filepath.Join(home, ".docker", "config.json"), []byte(cfg), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dockerConfig, "config.json"), []byte(cfg), 0o600))
 	img, err := s.Pull(t.Context(), ref, reg.opts())
 	require.NoError(t, err)
 	b, err := ReadFileInLayers(img.LayerDirs(), "/secret")

@@ -3,7 +3,6 @@
 package image
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -103,33 +102,19 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: manifest: %w", r.Name(), err)
 	}
-	m, err := img.Manifest()
-	if err != nil {
-		return nil, fmt.Errorf("%w: pull %s: manifest: %w", ErrInvalidImage, r.Name(), err)
-	}
-	return s.add(ctx, r.Name(), raw, remoteSource{img: img, config: m.Config.Digest}, opts.Jobs, newProgress(r.Name(), opts.Progress))
+	return s.add(ctx, r.Name(), raw, remoteSource{img: img}, opts.Jobs, newProgress(r.Name(), opts.Progress))
 }
 
 // remoteSource fetches blobs of one resolved image from its registry; the
 // client verifies each against its digest as it streams, and writeBlob again.
-// config is the manifest's config digest: asking the image for ConfigName
-// would download and hash the config, even when the store has it.
-type remoteSource struct {
-	img    v1.Image
-	config v1.Hash
-}
+// The config is fetched as a blob too: the image's own config accessors
+// would download and hash it again on every call.
+type remoteSource struct{ img v1.Image }
 
 func (r remoteSource) open(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
 	h, err := v1.NewHash(d.Digest.String())
 	if err != nil {
 		return nil, err
-	}
-	if h == r.config {
-		b, err := r.img.RawConfigFile()
-		if err != nil {
-			return nil, err
-		}
-		return io.NopCloser(bytes.NewReader(b)), nil
 	}
 	layer, err := r.img.LayerByDigest(h)
 	if err != nil {

@@ -215,6 +215,17 @@ func TestPullRejectsDigestMismatch(t *testing.T) {
 	imgs, err := s.Images()
 	require.NoError(t, err)
 	assert.Empty(t, imgs)
+
+	// A corrupt config is refused the same way.
+	src := imageOf(t, v1.Config{Cmd: []string{"cfg"}}, good)
+	reg.push(t, "evilcfg:1", src)
+	cfg, err := src.ConfigName()
+	require.NoError(t, err)
+	reg.corrupt = cfg.String()
+	_, err = s.Pull(t.Context(), reg.host+"/evilcfg:1", reg.opts())
+	require.ErrorIs(t, err, ErrDigestMismatch)
+	assert.NoFileExists(t, s.blobPath(digest.Digest(cfg.String())))
+	assert.Empty(t, dirNames(t, filepath.Join(s.Dir(), "tmp")))
 }
 
 // TestConcurrentPullsDoTheWorkOnce pulls one image from several goroutines
