@@ -227,3 +227,25 @@ func setCaps(c *CapSets) error {
 	}
 	return nil
 }
+
+// HostCapabilities returns the capabilities in the calling thread's bounding
+// set: the most any container started from this process can hold. A
+// --privileged or --cap-add ALL container should get AllCapabilities
+// intersected with this, or capset fails with EPERM at start (the machines
+// here lack CAP_SYS_RESOURCE in their bounding set).
+func HostCapabilities() ([]string, error) {
+	b, err := os.ReadFile("/proc/thread-self/status")
+	if err != nil {
+		return nil, fmt.Errorf("read capabilities: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			m, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return nil, fmt.Errorf("parse CapBnd %q: %w", v, err)
+			}
+			return capNames(m), nil
+		}
+	}
+	return nil, fmt.Errorf("no CapBnd in /proc/thread-self/status: %w", ErrNotSupported)
+}

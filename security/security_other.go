@@ -36,3 +36,6 @@ func AllCapabilities() []string { return nil }
 
 // LandlockABI is 0 outside Linux.
 func LandlockABI() int { return 0 }
+
+// HostCapabilities is only implemented on Linux.
+func HostCapabilities() ([]string, error) { return nil, errOS }
