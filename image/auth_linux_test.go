@@ -19,6 +19,7 @@ import (
 // token service wants the credentials of ~/.docker/config.json.
 func TestPullTokenAuthFromDockerConfig(t *testing.T) {
 	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
 	reg := newRegistry(t)
 	reg.push(t, "private:1", imageOf(t, v1.Config{Cmd: []string{"sh"}}, layer(t, file("secret", "s"))))
 	reg.mu.Lock()
@@ -55,6 +56,7 @@ func TestPullTokenAuthFromDockerConfig(t *testing.T) {
 // TestPullRetriesTransientErrors: a 503 on a blob is retried by the client.
 func TestPullRetriesTransientErrors(t *testing.T) {
 	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
 	reg := newRegistry(t)
 	l := layer(t, file("f", "x"))
 	reg.push(t, "flaky:1", imageOf(t, v1.Config{Cmd: []string{"sh"}}, l))

@@ -55,6 +55,7 @@ func TestLoadDockerSaveTarball(t *testing.T) {
 // Docker 25: plain tar layers in per-layer directories.
 func TestLoadClassicDockerSave(t *testing.T) {
 	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
 	l1 := tarOf(t, dir("etc"), file("etc/os-release", "ID=classic\n"))
 	l2 := tarOf(t, file(".wh.nothing", ""), file("hello", "world"))
 	cfg, err := json.Marshal(map[string]any{

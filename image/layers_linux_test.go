@@ -72,6 +72,7 @@ func TestReadFileInLayersFollowsOverlayRules(t *testing.T) {
 
 func TestApplyProcessFromPulledImage(t *testing.T) {
 	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
 	reg := newRegistry(t)
 	reg.push(t, "app:1", imageOf(t, v1.Config{
 		Entrypoint: []string{"/bin/sh", "-c"}, Cmd: []string{"id"}, Env: []string{"A=image", "B=image"},

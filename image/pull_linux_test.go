@@ -110,6 +110,7 @@ func TestPullFromLoopbackRegistry(t *testing.T) {
 
 func TestSharedBaseLayerStoredOnce(t *testing.T) {
 	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
 	reg := newRegistry(t)
 	base := busyboxLayer(t)
 	reg.push(t, "a:1", imageOf(t, v1.Config{Cmd: []string{"sh"}}, base))
@@ -150,6 +151,7 @@ func TestSharedBaseLayerStoredOnce(t *testing.T) {
 
 func TestMultiArchIndexPicksPlatform(t *testing.T) {
 	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
 	reg := newRegistry(t)
 	mk := func(arch string) v1.Image {
 		img := imageOf(t, v1.Config{Cmd: []string{"sh"}}, layer(t, file("arch", arch)))

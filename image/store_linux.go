@@ -59,11 +59,13 @@ func Open(dir string, opts ...StoreOption) (*Store, error) {
 			return nil, fmt.Errorf("create store: %w", err)
 		}
 	}
-	// Layer dirs must be reachable by container processes that are not root
-	// in the host's view (overlay checks the mounter's creds, but lookups
-	// below a 0700 dir still fail for unprivileged users of the layer).
-	if err := os.Chmod(filepath.Join(abs, "layers"), 0o711); err != nil {
-		return nil, fmt.Errorf("create store: %w", err)
+	// Overlay looks up lower layers with the mounter's credentials: a mount
+	// made by root in a user namespace (host uid not 0) must be able to
+	// traverse to the layer dirs. Search permission only; nothing is listed.
+	for _, d := range []string{"layers", "layers/sha256"} {
+		if err := os.Chmod(filepath.Join(abs, d), 0o711); err != nil {
+			return nil, fmt.Errorf("create store: %w", err)
+		}
 	}
 	return &Store{dir: abs, log: o.log, opts: o}, nil
 }

@@ -130,9 +130,10 @@ type PullOptions struct {
 	Keychain authn.Keychain
 	// Transport replaces the HTTP transport (proxies, custom CAs, tests).
 	Transport http.RoundTripper
-	// Insecure allows plain HTTP and unverified TLS for this registry. Loopback
-	// and RFC 1918 registries ("localhost:5000", "127.0.0.1:5000") speak HTTP
-	// without it.
+	// Insecure lets the client fall back to plain HTTP for this registry.
+	// Loopback and RFC 1918 registries ("localhost:5000", "127.0.0.1:5000")
+	// are spoken to over HTTP without it. For a self-signed certificate, pass
+	// a Transport with the CA instead.
 	Insecure bool
 	// Jobs is how many layers download at once (default 3).
 	Jobs int

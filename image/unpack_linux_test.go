@@ -70,6 +70,7 @@ func TestUnpackEntriesOwnershipAndModes(t *testing.T) {
 
 func TestUnpackIgnoreOwnership(t *testing.T) {
 	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
 	owned := file("f", "x")
 	owned.uid, owned.gid = 1234, 567
 	dev := ent{name: "null", typ: '3', mode: 0o666, major: 1, minor: 3}
@@ -82,6 +83,7 @@ func TestUnpackIgnoreOwnership(t *testing.T) {
 
 func TestUnpackWhiteoutsToOverlayForm(t *testing.T) {
 	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
 	layer := tarOf(t,
 		dir("etc"), file("etc/.wh..wh..opq", ""), file("etc/new", "n"),
 		file(".wh.removed", ""), dir("usr"), file("usr/.wh.gone", ""), file(".wh..wh.plnk", ""),
