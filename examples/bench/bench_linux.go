@@ -234,7 +234,7 @@ func noRootfs(s *specs.Spec) {
 // cocoon has it, and reports whether it did. Rows for features that land
 // after the benchmark (limits, cgroups, security) are looked up by reflection,
 // so the benchmark builds before those APIs exist and measures them as soon
-// as they do. Integer arguments are converted to the method's parameter type.
+// as they do. Numbers are converted to the method's parameter type.
 func optional(b *container.Builder, name string, args ...any) bool {
 	m := reflect.ValueOf(b).MethodByName(name)
 	if !m.IsValid() || m.Type().NumIn() != len(args) || m.Type().IsVariadic() {
@@ -242,14 +242,22 @@ func optional(b *container.Builder, name string, args ...any) bool {
 	}
 	in := make([]reflect.Value, len(args))
 	for i, a := range args {
-		v := reflect.ValueOf(a)
-		if !v.CanConvert(m.Type().In(i)) {
-			return false
+		v, want := reflect.ValueOf(a), m.Type().In(i)
+		switch {
+		case v.Type().AssignableTo(want):
+			in[i] = v
+		case numeric(v.Kind()) && numeric(want.Kind()):
+			in[i] = v.Convert(want)
+		default:
+			return false // reflect would convert 42 to "*", for one
 		}
-		in[i] = v.Convert(m.Type().In(i))
 	}
 	m.Call(in)
 	return true
+}
+
+func numeric(k reflect.Kind) bool {
+	return (k >= reflect.Int && k <= reflect.Uint64) || k == reflect.Float32 || k == reflect.Float64
 }
 
 func (e *env) rows() (rows []*row, notes []string) {
@@ -682,8 +690,8 @@ func (e *env) report(rows []*row, bursts []*burstRow, notes []string, seqTime ti
 	fmt.Fprintln(w, "\nnotes")
 	fmt.Fprintln(w, "  - runc and crun create and remove a cgroup per start in every hierarchy (here /cocoon-bench/<id>);")
 	fmt.Fprintln(w, "    cocoon, asked for no limit, creates none: the WithCgroup row, where shown, is the like-for-like one.")
-	fmt.Fprintln(w, "    The bundle asks for cocoon's mounts, masked paths and namespaces, and no capability drop,")
-	fmt.Fprintln(w, "    no_new_privs, rlimits or seccomp, which cocoon does not apply by default.")
+	fmt.Fprintln(w, "    The bundle is cocoon's own spec for WithRootfs(dir) (mounts, masked paths, namespaces, and no")
+	fmt.Fprintln(w, "    capability drop, no_new_privs, rlimits or seccomp unless cocoon's spec has them).")
 	if cgroupMode() == "hybrid" {
 		fmt.Fprintln(w, "  - crun 1.8.1 refuses hybrid cgroups: it runs in a helper process (a private mount namespace with a")
 		fmt.Fprintln(w, "    tmpfs over /sys/fs/cgroup/unified) that times each start itself, like the main process does.")

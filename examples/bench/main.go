@@ -46,17 +46,21 @@
 //
 // # Same work for every runtime
 //
-// The OCI bundle given to runc and crun asks for what cocoon does today: the
-// same mounts (cocoon's rootfs.DefaultMounts, which are runc's defaults),
-// masked and read-only paths, a writable root, no terminal, and no capability
-// drop, no no_new_privs, no rlimits, no seccomp (cocoon does not apply them
-// yet; rows for them will come with those features). One difference is left
-// on purpose and printed: runc and crun create and remove a cgroup in every
-// hierarchy per start (linux.cgroupsPath /cocoon-bench/<id>), while cocoon,
-// asked for no limit, creates none. -memory 64m adds rows with a memory limit
-// for all three; the cocoon row appears only once the builder has
-// WithMemoryLimit (looked up by reflection, so this program builds before and
-// after that API exists).
+// The OCI bundle given to runc and crun is cocoon's own spec for the same
+// container (Builder.Spec of New("/bin/true").WithRootfs(dir)): the same
+// mounts, masked and read-only paths, namespaces, a writable root, and
+// whatever cocoon adds by default later (capabilities, seccomp, rlimits) flows
+// into it. Only the spec version (runc 1.1.5 and crun 1.8.1 speak 1.0.x),
+// cocoon's annotations and linux.cgroupsPath are changed. One difference is
+// left on purpose and printed: runc and crun create and remove a cgroup in
+// every hierarchy per start (linux.cgroupsPath /cocoon-bench/<id>), while cocoon,
+// asked for no limit, creates none; the row "cocoon WithRootfs + own cgroup"
+// (Builder.WithCgroup) is the like-for-like comparison. -memory 64m adds rows
+// with a memory limit (swap = limit, as WithMemoryLimit sets it) for all
+// three. Builder methods newer than this benchmark (WithCgroup,
+// WithMemoryLimit) are looked up by reflection: the program builds before and
+// after they exist, and their rows appear once they do. Add rows for later
+// features (seccomp, capabilities) the same way.
 //
 // # This host's quirks
 //

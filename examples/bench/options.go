@@ -46,7 +46,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	mem := fs.String("memory", "", "add rows with a memory limit (e.g. 64m) for runc, crun and, once the builder has WithMemoryLimit, cocoon")
 	fs.BoolVar(&o.install, "install", true, "apt-get install runc, crun and busybox-static when missing")
 	fs.StringVar(&o.cocoonBin, "cocoon-bin", "", "prebuilt examples/cocoon binary (default: go build it into the temporary directory)")
-	fs.StringVar(&o.csv, "csv", "", "write every sample (row, round, nanoseconds, peak RSS KiB, error) to this CSV file")
+	fs.StringVar(&o.csv, "csv", "", "write every sample to this CSV file (kind, row, round, value, error; value in ns, or KiB for peak RSS)")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return nil, err

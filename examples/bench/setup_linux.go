@@ -19,8 +19,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cocoonrt/container"
-	"github.com/cocoonrt/container/namespace"
-	"github.com/cocoonrt/container/rootfs"
 )
 
 // busyboxPath is where Debian's busybox-static puts its binary.
@@ -112,40 +110,46 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// bundleSpec is the OCI config given to runc and crun. It asks for the work
-// cocoon's WithRootfs does today (see the package doc): the same namespaces,
-// mounts, masked and read-only paths, a writable root, and no capability
-// drop, no_new_privs, rlimits or seccomp. cgroupsPath is absolute so runc does
-// not nest it under its own cgroup (here: the supervisor's process_api).
-func bundleSpec(rootDir, cgroupsPath string, memory int64) *specs.Spec {
-	s := &specs.Spec{
-		// The runtimes here speak 1.0.x; nothing below needs a later version.
-		Version: "1.0.2",
-		Process: &specs.Process{
-			Args: []string{"/bin/true"},
-			Env:  []string{container.DefaultPath},
-			Cwd:  "/",
-		},
-		Root:   &specs.Root{Path: rootDir},
-		Mounts: rootfs.DefaultMounts(),
-		Linux: &specs.Linux{
-			Namespaces:    namespace.Defaults(),
-			CgroupsPath:   cgroupsPath,
-			MaskedPaths:   rootfs.DefaultMaskedPaths(),
-			ReadonlyPaths: rootfs.DefaultReadonlyPaths(),
-		},
+// bundleSpec is the OCI config given to runc and crun: cocoon's own spec for
+// the same container (Builder.Spec of New("/bin/true").WithRootfs(rootDir)),
+// so all three runtimes are asked for the same work, now and after cocoon's
+// defaults change. Three edits: the version the runtimes here speak, no
+// cocoon annotations, and an absolute linux.cgroupsPath, so runc does not
+// nest the cgroup under its caller's own (here: the supervisor's process_api).
+func bundleSpec(rootDir, cgroupsPath string, memory int64) (*specs.Spec, error) {
+	b := container.New("/bin/true").WithRootfs(rootDir)
+	if memory > 0 && !optional(b, "WithMemoryLimit", memory) {
+		// A cocoon without WithMemoryLimit: its documented meaning, by hand
+		// (swap = limit: no swap beyond it).
+		b.WithSpec(func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &memory, Swap: &memory}}
+		})
 	}
-	if memory > 0 {
-		// Swap equal to the limit: no swap beyond it, as cocoon's WithMemoryLimit.
-		s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &memory, Swap: &memory}}
+	s, err := b.Spec()
+	if err != nil {
+		return nil, fmt.Errorf("cocoon spec for the bundle: %w", err)
 	}
-	return s
+	s.Version = "1.0.2" // runc 1.1.5 and crun 1.8.1 speak 1.0.x
+	for k := range s.Annotations {
+		if strings.HasPrefix(k, "cocoon.") {
+			delete(s.Annotations, k)
+		}
+	}
+	if len(s.Annotations) == 0 {
+		s.Annotations = nil
+	}
+	s.Linux.CgroupsPath = cgroupsPath
+	return s, nil
 }
 
 // writeBundle writes dir/config.json. It runs before each timed start (the
 // cgroup path is per start), never inside the timed span.
 func writeBundle(dir, rootDir, cgroupsPath string, memory int64) error {
-	raw, err := json.MarshalIndent(bundleSpec(rootDir, cgroupsPath, memory), "", "\t")
+	s, err := bundleSpec(rootDir, cgroupsPath, memory)
+	if err != nil {
+		return err
+	}
+	raw, err := json.MarshalIndent(s, "", "\t")
 	if err != nil {
 		return err
 	}
