@@ -35,6 +35,7 @@ type Lease struct {
 	Veth     string        `json:"veth"`
 	NetNS    string        `json:"netns"`
 	NetNSIno uint64        `json:"netnsIno"`
+	NetNSDev uint64        `json:"netnsDev"`
 	PID      int           `json:"pid,omitempty"`
 	PIDStart uint64        `json:"pidStart,omitempty"`
 	Owner    int           `json:"owner"`
@@ -293,7 +294,7 @@ func identify(l *Lease, nsPath string) {
 	l.NetNS = nsPath
 	var st unix.Stat_t
 	if unix.Stat(nsPath, &st) == nil {
-		l.NetNSIno = st.Ino
+		l.NetNSIno, l.NetNSDev = st.Ino, st.Dev
 	}
 	m := procNSPath.FindStringSubmatch(nsPath)
 	if m == nil {
@@ -331,7 +332,11 @@ func procStart(pid int) (uint64, bool) {
 
 func containerAlive(l Lease) bool {
 	if l.PID == 0 {
-		return false
+		// A namespace named by a bind mount (ip netns style) lives as long
+		// as the mount: alive while the path still names that namespace.
+		var st unix.Stat_t
+		return l.NetNSIno != 0 && !strings.HasPrefix(l.NetNS, "/proc/") &&
+			unix.Stat(l.NetNS, &st) == nil && st.Ino == l.NetNSIno && st.Dev == l.NetNSDev
 	}
 	start, ok := procStart(l.PID)
 	if !ok || start != l.PIDStart {
@@ -341,7 +346,7 @@ func containerAlive(l Lease) bool {
 	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/net", l.PID), &st); err != nil {
 		return false
 	}
-	return st.Ino == l.NetNSIno
+	return st.Ino == l.NetNSIno && st.Dev == l.NetNSDev
 }
 
 // vethName is the host end's name, derived from the address so a lease alone

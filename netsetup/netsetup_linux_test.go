@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,6 +41,10 @@ func TestMain(m *testing.M) {
 		w.Close()
 	}
 	time.Sleep(time.Microsecond)
+	// Keep the main thread to the main goroutine: a namespace thread of the
+	// tests landing on it would never end (the runtime parks the main thread
+	// instead of ending it), and its namespace would live on.
+	runtime.LockOSThread()
 	os.Exit(m.Run())
 }
 
@@ -258,11 +263,14 @@ func TestHundredCycles(t *testing.T) {
 // and waits to be killed: a caller that crashes without releasing.
 func crashChild() {
 	fail := func(err error) { fmt.Println("error", err); os.Exit(1) }
-	ns := startNS(childTB{}, "")
+	ctrPath := os.Getenv("NETSETUP_CTR") // a container of the parent's, outliving us
+	if ctrPath == "" {
+		ctrPath = startNS(childTB{}, "").path
+	}
 	cfg := Config{Mode: ModeBridge, Bridge: "nstest0", Subnet: netip.MustParsePrefix("10.99.0.0/24"),
 		HostNS: os.Getenv("NETSETUP_HOST"), StateDir: os.Getenv("NETSETUP_STATE"),
 		Ports: []PortMapping{{HostPort: 18082, ContainerPort: 80}}}
-	a, err := Attach(context.Background(), cfg, ns.path, "doomed")
+	a, err := Attach(context.Background(), cfg, ctrPath, "doomed")
 	if err != nil {
 		fail(err)
 	}
@@ -595,4 +603,38 @@ func TestFailedAttachLeavesNothing(t *testing.T) {
 	assert.Empty(t, leases)
 	// The port was given back: a good Attach gets it.
 	attach(t, cfg, newTestNS(t), "fine")
+}
+
+// TestOrphanKeepsLease: when the owner dies but its container lives on, the
+// lease (and the address) stay taken until the container is gone too.
+func TestOrphanKeepsLease(t *testing.T) {
+	testutil.CheckLeaks(t)
+	host, cfg := newHost(t)
+	ctr := newTestNS(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "NETSETUP_TEST_CHILD=crash", "NETSETUP_HOST="+host.path,
+		"NETSETUP_STATE="+cfg.StateDir, "NETSETUP_CTR="+ctr.path)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(line, "attached "), "child: %q", line)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+
+	require.NoError(t, Cleanup(context.Background(), cfg))
+	leases, err := Leases(cfg)
+	require.NoError(t, err)
+	require.Len(t, leases, 1)
+	assert.True(t, leases[0].Live, "the container still runs: its address must not be reused")
+	assert.Equal(t, 1, taggedRules(t, cfg))
+
+	ctr.close()
+	require.NoError(t, Cleanup(context.Background(), cfg))
+	leases, err = Leases(cfg)
+	require.NoError(t, err)
+	assert.Empty(t, leases)
+	assert.Equal(t, 0, taggedRules(t, cfg))
+	assert.Eventually(t, func() bool { return len(links(t, host, "ck")) == 0 }, 5*time.Second, 20*time.Millisecond)
 }
