@@ -5,7 +5,6 @@ package image
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -264,13 +263,8 @@ func (s *Store) dockerSaveManifest(ctx context.Context, t *tarFS, d tarball.Desc
 		defer f.Close()
 		br := bufio.NewReader(f)
 		magic, _ := br.Peek(4)
-		mt := ocispec.MediaTypeImageLayer
-		switch {
-		case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-			mt = ocispec.MediaTypeImageLayerGzip
-		case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-			mt = ocispec.MediaTypeImageLayerZstd
-		}
+		mt := map[string]string{"": ocispec.MediaTypeImageLayer, "gzip": ocispec.MediaTypeImageLayerGzip,
+			"zstd": ocispec.MediaTypeImageLayerZstd}[compression(magic)]
 		dg, err := s.writeBlob(ctx, "", -1, br, nil)
 		if err != nil {
 			return ocispec.Descriptor{}, err
@@ -316,24 +310,13 @@ type tarEntry struct {
 	hdr *tar.Header
 }
 
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.n += int64(n)
-	return n, err
-}
-
 func openTarFS(file string) (*tarFS, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("open archive: %w", err)
 	}
 	t := &tarFS{f: f, files: map[string]tarEntry{}}
-	cr := &countReader{r: f}
+	cr := &countingReader{r: f}
 	tr := tar.NewReader(cr)
 	for {
 		hdr, err := tr.Next()

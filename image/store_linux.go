@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -434,23 +435,24 @@ func validDigest(d digest.Digest) error {
 type progress struct {
 	ref string
 	fn  func(ProgressEvent)
-	mu  chan struct{}
+	mu  sync.Mutex
 }
 
 func newProgress(ref string, fn func(ProgressEvent)) *progress {
-	return &progress{ref: ref, fn: fn, mu: make(chan struct{}, 1)}
+	return &progress{ref: ref, fn: fn}
 }
 
 func (p *progress) send(layer digest.Digest, ph Phase, done, total int64) {
 	if p == nil || p.fn == nil {
 		return
 	}
-	p.mu <- struct{}{}
-	defer func() { <-p.mu }()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.fn(ProgressEvent{Ref: p.ref, Layer: layer, Phase: ph, Done: done, Total: total})
 }
 
-// countingReader reports bytes read, at most every 256 KiB.
+// countingReader counts bytes read and, with report set, reports them at
+// most every 256 KiB.
 type countingReader struct {
 	r            io.Reader
 	n, last, tot int64
@@ -460,7 +462,7 @@ type countingReader struct {
 func (c *countingReader) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
 	c.n += int64(n)
-	if c.n-c.last >= 256<<10 || (err != nil && c.n != c.last) {
+	if c.report != nil && (c.n-c.last >= 256<<10 || (err != nil && c.n != c.last)) {
 		c.last = c.n
 		c.report(c.n, c.tot)
 	}
