@@ -45,7 +45,8 @@ func OpenHost(path string) (*Host, error) {
 	h := &Host{ns: ns}
 	err = ns.run(func() error {
 		var err error
-		if h.hh, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+		// Route for links, addresses and routes; netfilter for conntrack.
+		if h.hh, err = netlink.NewHandle(unix.NETLINK_ROUTE, unix.NETLINK_NETFILTER); err != nil {
 			return fmt.Errorf("netlink socket in host namespace %s: %w", ns.path, err)
 		}
 		if h.nft, err = nftables.New(nftables.AsLasting()); err != nil {

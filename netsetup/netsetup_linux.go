@@ -372,7 +372,31 @@ func (h *Host) checkBridgeAddr(l netlink.Link, cfg Config) error {
 
 // undoLease removes the host-side resources a (stale) lease names.
 func (h *Host) undoLease(c chains, l Lease) error {
-	return errors.Join(h.deleteTagged(c, l.IP), deleteLink(h.hh, l.Veth))
+	return errors.Join(h.deleteTagged(c, l.IP), h.flushConntrack(l), deleteLink(h.hh, l.Veth))
+}
+
+// flushConntrack forgets the flows of a container that published UDP ports.
+// A UDP "connection" to a published port stays tracked (and DNATed to the
+// old address) as long as the client keeps sending, so a successor on the
+// same port would never see that client. TCP flows end by themselves. This
+// is what Docker does on release, too.
+func (h *Host) flushConntrack(l Lease) error {
+	udp := false
+	for _, p := range l.Ports {
+		udp = udp || p.proto() == UDP
+	}
+	if !udp {
+		return nil
+	}
+	f := &netlink.ConntrackFilter{}
+	a := l.IP.As4()
+	if err := f.AddIP(netlink.ConntrackReplySrcIP, net.IP(a[:])); err != nil {
+		return err
+	}
+	if _, err := h.hh.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, f); err != nil {
+		return fmt.Errorf("conntrack flush for %s: %w", l.IP, err)
+	}
+	return nil
 }
 
 func (h *Host) deleteTagged(c chains, ip netip.Addr) error {
@@ -438,6 +462,8 @@ func (a *Attachment) Release() error {
 	if len(l.Ports) > 0 || l.Egress {
 		errs = errors.Join(errs, a.host.deleteTagged(newChains(a.cfg.Table, a.cfg.Bridge), l.IP))
 	}
+	// After the rules are gone, so no new flow is DNATed to it meanwhile.
+	errs = errors.Join(errs, a.host.flushConntrack(l))
 	if l.PID == 0 || containerAlive(l) {
 		errs = errors.Join(errs, a.deleteVeth())
 	}

@@ -476,7 +476,7 @@ func TestUDPPort(t *testing.T) {
 	pm, err := ParsePortMapping("15353:53/udp")
 	require.NoError(t, err)
 	cfg.Ports = []PortMapping{pm}
-	attach(t, cfg, ctr, "dns")
+	a := attach(t, cfg, ctr, "dns")
 	var pc net.PacketConn
 	require.NoError(t, ctr.do(func() (err error) { pc, err = net.ListenPacket("udp4", ":53"); return err }))
 	done := make(chan struct{})
@@ -507,6 +507,35 @@ func TestUDPPort(t *testing.T) {
 	// The UDP reservation conflicts like the TCP one.
 	_, err = Attach(context.Background(), cfg, newTestNS(t).path, "dns2")
 	assert.ErrorIs(t, err, ErrPortInUse)
+
+	// A successor on the port (at another address) hears the same client:
+	// Release forgot the old flow, which would still be DNATed to the old
+	// address otherwise.
+	require.NoError(t, a.Release())
+	ctr2 := newTestNS(t)
+	b := attach(t, cfg, ctr2, "dns-successor")
+	require.NotEqual(t, a.Address(), b.Address())
+	var pc2 net.PacketConn
+	require.NoError(t, ctr2.do(func() (err error) { pc2, err = net.ListenPacket("udp4", ":53"); return err }))
+	done2 := make(chan struct{})
+	go func() {
+		defer close(done2)
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc2.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = pc2.WriteTo(append([]byte("successor "), buf[:n]...), from)
+		}
+	}()
+	t.Cleanup(func() { pc2.Close(); <-done2 })
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	_, err = c.Write([]byte("ping"))
+	require.NoError(t, err)
+	n, err = c.Read(buf)
+	require.NoError(t, err, "same client socket, new container")
+	assert.Equal(t, "successor ping", string(buf[:n]))
 }
 
 // holdChild attaches five containers, prints their addresses and holds them
