@@ -96,6 +96,24 @@
 //   - Attach sets net.ipv4.ip_forward=1 in the host namespace when it creates
 //     the bridge, as Docker does.
 //
+// # Cost
+//
+// BenchmarkAttachRelease, on the shared 2-core development machine (kernel
+// 6.18, load 2-7 from other work, so read these as upper bounds), per start:
+//   - loopback: ~0.15-0.3 ms (one thread trip into the namespace and an
+//     ioctl; ~0.03 ms when the kernel is not busy tearing down the previous
+//     container's namespace, with which lo up contends for the RTNL lock).
+//   - bridge: Attach ~2-3 ms: veth creation with the master bridge and up
+//     ~0.8-1.2 ms (kernel), lease and bridge check ~0.3 ms, lo up and a
+//     socket inside the container ~0.2 ms, eth0 address, up and route
+//     ~0.2 ms, nftables ~0.3 ms. Release ~0.03 ms (0.15 ms with a published
+//     port, whose rule deletion is an nftables transaction) after the
+//     container exited; ~30 ms when the container still runs (veth delete).
+//
+// Use a shared Host: with Config.Host nil each call opens and closes the
+// host-side sockets, and closing an nftables socket right after rules were
+// deleted anywhere waits for an RCU grace period (3-15 ms here).
+//
 // # When not to use it
 //
 // For rootless containers (no CAP_NET_ADMIN in the host namespace) use a
