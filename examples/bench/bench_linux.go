@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"syscall"
@@ -698,6 +699,10 @@ func (e *env) report(rows []*row, bursts []*burstRow, notes []string, seqTime ti
 		fmt.Fprintln(w, "    crun's cgroup2 writes land in that tmpfs, a little cheaper than the real cgroup2 runc writes to.")
 	}
 	fmt.Fprintf(w, "  - load at end: %s (1, 5, 15 min); the machine's other work shows up in the p90 column.\n", loadavg())
+	if l := load1(); l > float64(runtime.NumCPU())/2 {
+		fmt.Fprintf(w, "  - WARNING: 1-min load %.2f on %d CPUs: other work competed for the CPUs; medians are inflated and the\n", l, runtime.NumCPU())
+		fmt.Fprintln(w, "    ratios less certain. Quote numbers from a quiet machine (the min column is the least disturbed).")
+	}
 	for _, n := range notes {
 		fmt.Fprintln(w, "  - "+n)
 	}
