@@ -9,8 +9,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -20,86 +18,25 @@ import (
 	"github.com/google/nftables"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
-// testNS is a network namespace owned by one locked OS thread of the test
-// process: the "host" of a test, or a stand-in for a container's init (its
-// path, /proc/PID/task/TID/ns/net, is what the start path passes as
-// /proc/PID/ns/net). The thread is never unlocked, so the runtime ends it
-// with its goroutine and the namespace dies with it, as a container's does.
+// testNS is a network namespace owned by a locked thread of the test
+// process (testutil.NetNS): the "host" of a test, or a stand-in for a
+// container's init.
 type testNS struct {
+	*testutil.NetNS
 	path string
-	tid  int
-	req  chan func()
-	done chan struct{}
-	once sync.Once
 }
 
-func newTestNS(tb testing.TB) *testNS { return startNS(tb, "") }
+func newTestNS(tb testing.TB) *testNS { return wrapNS(testutil.NewNetNS(tb)) }
 
 // joinNS is a second thread in the namespace at path: a sidecar.
-func joinNS(tb testing.TB, path string) *testNS { return startNS(tb, path) }
+func joinNS(tb testing.TB, path string) *testNS { return wrapNS(testutil.JoinNetNS(tb, path)) }
 
-func startNS(tb testing.TB, join string) *testNS {
-	tb.Helper()
-	ns := &testNS{req: make(chan func()), done: make(chan struct{})}
-	ready := make(chan error, 1)
-	go func() {
-		defer close(ns.done)
-		runtime.LockOSThread() // never unlocked: see the type's comment
-		var err error
-		if join == "" {
-			err = unix.Unshare(unix.CLONE_NEWNET)
-		} else {
-			var fd int
-			if fd, err = unix.Open(join, unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
-				err = unix.Setns(fd, unix.CLONE_NEWNET)
-				unix.Close(fd)
-			}
-		}
-		if err != nil {
-			ready <- err
-			return
-		}
-		ns.tid = unix.Gettid()
-		ns.path = fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), ns.tid)
-		ready <- nil
-		for f := range ns.req {
-			f()
-		}
-	}()
-	require.NoError(tb, <-ready, "new network namespace")
-	tb.Cleanup(ns.close)
-	return ns
-}
+func wrapNS(n *testutil.NetNS) *testNS { return &testNS{NetNS: n, path: n.Path} }
 
-func (ns *testNS) do(f func() error) error {
-	errc := make(chan error, 1)
-	ns.req <- func() { errc <- f() }
-	return <-errc
-}
-
-// close ends the thread and waits until the kernel has reaped it, as a
-// container's Wait does for its init.
-func (ns *testNS) close() {
-	ns.once.Do(func() {
-		close(ns.req)
-		<-ns.done
-		if ns.tid == os.Getpid() {
-			// The goroutine ran on the main thread, which the runtime
-			// parks forever instead of ending (with its namespace).
-			return
-		}
-		task := fmt.Sprintf("/proc/self/task/%d", ns.tid)
-		for i := 0; i < 1000; i++ {
-			if _, err := os.Stat(task); err != nil {
-				return
-			}
-			time.Sleep(100 * time.Microsecond)
-		}
-	})
-}
+func (ns *testNS) do(f func() error) error { return ns.Do(f) }
+func (ns *testNS) close()                  { ns.Close() }
 
 // newHost makes a namespace playing the host: lo up and an "uplink" dummy
 // interface with 198.51.100.1/24, the host's own non-loopback address (a

@@ -265,7 +265,7 @@ func crashChild() {
 	fail := func(err error) { fmt.Println("error", err); os.Exit(1) }
 	ctrPath := os.Getenv("NETSETUP_CTR") // a container of the parent's, outliving us
 	if ctrPath == "" {
-		ctrPath = startNS(childTB{}, "").path
+		ctrPath = newTestNS(childTB{}).path
 	}
 	cfg := Config{Mode: ModeBridge, Bridge: "nstest0", Subnet: netip.MustParsePrefix("10.99.0.0/24"),
 		HostNS: os.Getenv("NETSETUP_HOST"), StateDir: os.Getenv("NETSETUP_STATE"),
@@ -278,7 +278,7 @@ func crashChild() {
 	select {}
 }
 
-// childTB lets startNS run outside a test (in the crash child).
+// childTB lets newTestNS run outside a test (in the child processes).
 type childTB struct{ testing.TB }
 
 func (childTB) Helper()                        {}
@@ -545,7 +545,7 @@ func holdChild() {
 		HostNS: os.Getenv("NETSETUP_HOST"), StateDir: os.Getenv("NETSETUP_STATE")}
 	var out []string
 	for i := range 5 {
-		ns := startNS(childTB{}, "")
+		ns := newTestNS(childTB{})
 		a, err := Attach(context.Background(), cfg, ns.path, fmt.Sprintf("child-%d-%d", os.Getpid(), i))
 		if err != nil {
 			fmt.Println("error", err)
