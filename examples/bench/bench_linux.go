@@ -172,7 +172,8 @@ func (e *env) setupAndRun() (int, error) {
 	}
 	fmt.Fprintf(e.out, "run:     %d measured rounds after %d warm-up rounds, %d rows, order %s (-seed %d), run id %s\n",
 		e.o.n, e.o.warmup, len(rows), e.o.order, seed, e.runID)
-	fmt.Fprintf(e.out, "rootfs:  %s (busybox, shared by every row); workload /bin/true; namespaces pid net ipc uts mount cgroup\n", e.rootDir)
+	fmt.Fprintf(e.out, "rootfs:  %s (busybox; the root of every row but host-root and no-rootfs ones)\n", e.rootDir)
+	fmt.Fprintln(e.out, "workload: busybox true; namespaces pid net ipc uts mount cgroup (less only where a row says so)")
 	t0 := time.Now()
 	rng := mrand.New(mrand.NewPCG(uint64(seed), 0))
 	order := make([]*row, len(rows))

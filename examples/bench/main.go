@@ -11,10 +11,12 @@
 //
 // # What is measured
 //
-// Every row starts /bin/true — always the same static busybox binary — with
-// the namespaces cocoon creates by default (pid, network, ipc, uts, mount,
-// cgroup) and the same busybox root directory, and waits for it to end. The
-// time of one start is the wall time from the call to its return:
+// Every row starts "true" of the same static busybox (/bin/true of a busybox
+// root directory shared by the rows, or the host's /bin/busybox where a row
+// measures another root) with the namespaces cocoon creates by default (pid,
+// network, ipc, uts, mount, cgroup; fewer only where a row says so), and waits
+// for it to end. The time of one start is the wall time from the call to its
+// return:
 //
 //   - in-process rows: container.New(...).Run(ctx) called from this Go
 //     program: what a Go caller gets (builder, re-exec of the init, rootfs
@@ -24,8 +26,9 @@
 //     root (the host's "/" as overlay lower layer);
 //   - whole-process rows: fork+exec of a runtime binary until wait4 reaps it:
 //     "cocoon run --rootfs DIR -- /bin/true", "runc run" and "crun run"
-//     (--bundle, a unique container ID per start, stdio on /dev/null), plus a
-//     plain fork+exec of busybox true as the floor. Peak RSS (-rss-runs extra,
+//     (--bundle, a unique container ID per start, stdin and stdout on
+//     /dev/null, stderr in a file read back only when a start fails: no pipe),
+//     plus a plain fork+exec of busybox true as the floor. Peak RSS (-rss-runs extra,
 //     untimed starts per row) is the ru_maxrss that wait4 reports for the
 //     process and its reaped descendants, taken under "busybox time": a Go
 //     launcher would lend the child its own peak RSS through vfork;
@@ -72,13 +75,17 @@
 // /sys/fs/cgroup tmpfs). The helper times each crun start itself, exactly as
 // the main process times the others (fork+exec+wait4 from a Go process), so the
 // pipe to the helper is not counted; the two floor rows (main process and
-// helper) show that both measure from the same baseline.
+// helper) show that both measure from the same baseline. crun leaves a
+// directory and a cgroup.procs file per container in that tmpfs; the helper
+// empties it after each request, untimed.
 //
 // Nothing is left behind: unique IDs per start, "runc delete -f" / "crun
 // delete -f" after any failed start, and at the end a check of "runc list",
-// "crun list", the cgroup directories under cocoon-bench in every hierarchy
-// (empty ones are removed: runc and crun leave the parent behind), mounts,
-// cocoon state directories and child processes. Anything found is reported.
+// "crun list", this run's cgroup directories in every hierarchy (under
+// /cocoon-bench for runc and crun, whose empty parent is removed since they
+// leave it behind, and /cocoon for cocoon), mounts, cocoon state directories,
+// child processes and the temporary directory. Anything found is reported and
+// fails the run. -csv writes every sample for analysis elsewhere.
 //
 // Exit status: 0 when every start succeeded and nothing leaked, 1 otherwise, 2
 // for bad flags or a failed setup.
