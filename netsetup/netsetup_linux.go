@@ -60,11 +60,17 @@ func (a *Attachment) Files() map[string][]byte { return maps.Clone(a.files) }
 // containerNetNS (typically /proc/PID/ns/net of its paused init) as cfg says.
 // id names the container in leases and logs. On error nothing is left behind.
 //
-// ModeBridge costs, on the caller's side: two short trips of a locked thread
-// into the host and container namespaces (sockets are opened there and used
-// from anywhere afterwards), one netlink veth creation with the peer made
-// directly inside the container's namespace as eth0, three netlink requests
-// inside it (address, up, default route) and one nftables transaction.
+// ModeBridge costs, on the caller's side: a short trip of a locked thread
+// into the container's namespace (lo up, a netlink socket opened there and
+// used from here), one into the host's when ports are published (their
+// reservations) or Config.Host is nil (its sockets), one netlink veth
+// creation with the peer made directly inside the container's namespace as
+// eth0, three netlink requests inside it (address, up, default route), one
+// nftables dump (are the bridge's base rules there?) and, with ports or an
+// egress policy, one nftables transaction.
+//
+// The Attachment holds no reference to the container's namespace, so the
+// namespace still dies with the container.
 func Attach(ctx context.Context, cfg Config, containerNetNS string, id string) (*Attachment, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -102,7 +108,8 @@ func Attach(ctx context.Context, cfg Config, containerNetNS string, id string) (
 	return a, nil
 }
 
-// undoStack runs registered undo steps in reverse unless disarmed.
+// undoStack holds the undo steps of a partly done Attach, run in reverse
+// when it fails.
 type undoStack []func() error
 
 func (u *undoStack) push(f func() error) { *u = append(*u, f) }
