@@ -67,20 +67,7 @@ func TestLoadClassicDockerSave(t *testing.T) {
 	man, err := json.Marshal([]map[string]any{{"Config": "cfg.json", "RepoTags": []string{"classic:1"},
 		"Layers": []string{"aaa/layer.tar", "bbb/layer.tar"}}})
 	require.NoError(t, err)
-	f := filepath.Join(t.TempDir(), "classic.tar")
-	out, err := os.Create(f)
-	require.NoError(t, err)
-	tw := tar.NewWriter(out)
-	for _, e := range []struct {
-		n string
-		b []byte
-	}{{"aaa/layer.tar", l1}, {"bbb/layer.tar", l2}, {"cfg.json", cfg}, {"manifest.json", man}} {
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: e.n, Mode: 0o644, Size: int64(len(e.b)), Typeflag: tar.TypeReg}))
-		_, err := tw.Write(e.b)
-		require.NoError(t, err)
-	}
-	require.NoError(t, tw.Close())
-	require.NoError(t, out.Close())
+	f := writeArchive(t, "aaa/layer.tar", l1, "bbb/layer.tar", l2, "cfg.json", cfg, "manifest.json", man)
 
 	s := openStore(t)
 	imgs, err := s.Load(t.Context(), f, "", ImportOptions{})
@@ -94,25 +81,30 @@ func TestLoadClassicDockerSave(t *testing.T) {
 	assert.Empty(t, dirNames(t, filepath.Join(s.Dir(), "tmp")))
 
 	// A config that does not match the layers is refused.
-	bad := filepath.Join(t.TempDir(), "bad.tar")
-	out, err = os.Create(bad)
-	require.NoError(t, err)
-	tw = tar.NewWriter(out)
-	for _, e := range []struct {
-		n string
-		b []byte
-	}{{"aaa/layer.tar", l2}, {"bbb/layer.tar", l1}, {"cfg.json", cfg}, {"manifest.json", man}} {
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: e.n, Mode: 0o644, Size: int64(len(e.b)), Typeflag: tar.TypeReg}))
-		_, err := tw.Write(e.b)
-		require.NoError(t, err)
-	}
-	require.NoError(t, tw.Close())
-	require.NoError(t, out.Close())
+	bad := writeArchive(t, "aaa/layer.tar", l2, "bbb/layer.tar", l1, "cfg.json", cfg, "manifest.json", man)
 	s2 := openStore(t)
 	_, err = s2.Load(t.Context(), bad, "", ImportOptions{})
 	require.ErrorIs(t, err, ErrDigestMismatch)
 	assert.Empty(t, dirNames(t, filepath.Join(s2.Dir(), "layers", "sha256")))
 	assert.Empty(t, dirNames(t, filepath.Join(s2.Dir(), "tmp")))
+}
+
+// writeArchive writes a tar of name, content pairs and returns its path.
+func writeArchive(t *testing.T, pairs ...any) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "archive.tar")
+	out, err := os.Create(f)
+	require.NoError(t, err)
+	defer out.Close()
+	tw := tar.NewWriter(out)
+	for i := 0; i < len(pairs); i += 2 {
+		b := pairs[i+1].([]byte)
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: pairs[i].(string), Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg}))
+		_, err := tw.Write(b)
+		require.NoError(t, err)
+	}
+	require.NoError(t, tw.Close())
+	return f
 }
 
 func writeLayout(t *testing.T) (string, v1.Image) {
