@@ -278,6 +278,24 @@ func crashChild() {
 	select {}
 }
 
+// crashAfterAttach runs crashChild in another process of this test binary
+// and SIGKILLs it once it has attached (in ctrPath, or in a namespace of its
+// own that dies with it).
+func crashAfterAttach(t *testing.T, host *testNS, cfg Config, ctrPath string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "NETSETUP_TEST_CHILD=crash", "NETSETUP_HOST="+host.path,
+		"NETSETUP_STATE="+cfg.StateDir, "NETSETUP_CTR="+ctrPath)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(line, "attached "), "child: %q", line)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+}
+
 // childTB lets newTestNS run outside a test (in the child processes).
 type childTB struct{ testing.TB }
 
@@ -289,16 +307,7 @@ func (childTB) FailNow()                       { os.Exit(1) }
 func TestCleanupAfterCrash(t *testing.T) {
 	testutil.CheckLeaks(t)
 	host, cfg := newHost(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "NETSETUP_TEST_CHILD=crash", "NETSETUP_HOST="+host.path, "NETSETUP_STATE="+cfg.StateDir)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(line, "attached "), "child: %q", line)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	_ = cmd.Wait()
+	crashAfterAttach(t, host, cfg, "")
 
 	// The crash left a stale lease and its rule (the veth goes with the
 	// container's namespace, asynchronously).
@@ -331,16 +340,7 @@ func TestCleanupAfterCrash(t *testing.T) {
 func TestAttachReclaimsLazily(t *testing.T) {
 	testutil.CheckLeaks(t)
 	host, cfg := newHost(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "NETSETUP_TEST_CHILD=crash", "NETSETUP_HOST="+host.path, "NETSETUP_STATE="+cfg.StateDir)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(line, "attached "), "child: %q", line)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	_ = cmd.Wait()
+	crashAfterAttach(t, host, cfg, "")
 
 	cfg.Ports = []PortMapping{{HostPort: 18082, ContainerPort: 80}}
 	ctr := newTestNS(t)
@@ -469,16 +469,11 @@ func TestEgress(t *testing.T) {
 	assert.Equal(t, "hello from host", got)
 }
 
-func TestUDPPort(t *testing.T) {
-	testutil.CheckLeaks(t)
-	host, cfg := newHost(t)
-	ctr := newTestNS(t)
-	pm, err := ParsePortMapping("15353:53/udp")
-	require.NoError(t, err)
-	cfg.Ports = []PortMapping{pm}
-	a := attach(t, cfg, ctr, "dns")
+// udpEcho answers each datagram to addr inside ns with prefix + " " + it.
+func udpEcho(t *testing.T, ns *testNS, addr, prefix string) {
+	t.Helper()
 	var pc net.PacketConn
-	require.NoError(t, ctr.do(func() (err error) { pc, err = net.ListenPacket("udp4", ":53"); return err }))
+	require.NoError(t, ns.do(func() (err error) { pc, err = net.ListenPacket("udp4", addr); return err }))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -488,10 +483,21 @@ func TestUDPPort(t *testing.T) {
 			if err != nil {
 				return
 			}
-			_, _ = pc.WriteTo(append([]byte("echo "), buf[:n]...), from)
+			_, _ = pc.WriteTo(append([]byte(prefix+" "), buf[:n]...), from)
 		}
 	}()
 	t.Cleanup(func() { pc.Close(); <-done })
+}
+
+func TestUDPPort(t *testing.T) {
+	testutil.CheckLeaks(t)
+	host, cfg := newHost(t)
+	ctr := newTestNS(t)
+	pm, err := ParsePortMapping("15353:53/udp")
+	require.NoError(t, err)
+	cfg.Ports = []PortMapping{pm}
+	a := attach(t, cfg, ctr, "dns")
+	udpEcho(t, ctr, ":53", "echo")
 
 	var c net.Conn
 	require.NoError(t, host.do(func() (err error) { c, err = net.Dial("udp4", "127.0.0.1:15353"); return err }))
@@ -515,21 +521,7 @@ func TestUDPPort(t *testing.T) {
 	ctr2 := newTestNS(t)
 	b := attach(t, cfg, ctr2, "dns-successor")
 	require.NotEqual(t, a.Address(), b.Address())
-	var pc2 net.PacketConn
-	require.NoError(t, ctr2.do(func() (err error) { pc2, err = net.ListenPacket("udp4", ":53"); return err }))
-	done2 := make(chan struct{})
-	go func() {
-		defer close(done2)
-		buf := make([]byte, 512)
-		for {
-			n, from, err := pc2.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			_, _ = pc2.WriteTo(append([]byte("successor "), buf[:n]...), from)
-		}
-	}()
-	t.Cleanup(func() { pc2.Close(); <-done2 })
+	udpEcho(t, ctr2, ":53", "successor")
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 	_, err = c.Write([]byte("ping"))
 	require.NoError(t, err)
@@ -640,17 +632,7 @@ func TestOrphanKeepsLease(t *testing.T) {
 	testutil.CheckLeaks(t)
 	host, cfg := newHost(t)
 	ctr := newTestNS(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "NETSETUP_TEST_CHILD=crash", "NETSETUP_HOST="+host.path,
-		"NETSETUP_STATE="+cfg.StateDir, "NETSETUP_CTR="+ctr.path)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(line, "attached "), "child: %q", line)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	_ = cmd.Wait()
+	crashAfterAttach(t, host, cfg, ctr.path)
 
 	require.NoError(t, Cleanup(context.Background(), cfg))
 	leases, err := Leases(cfg)
