@@ -5,6 +5,7 @@ package image
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,7 +42,14 @@ func FuzzUnpack(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { lock.Close() })
+	f.Cleanup(func() {
+		lock.Close()
+		// Fuzz workers are separate processes that share fuzzRoot until the
+		// end; only a plain test run (seed corpus) owns it alone.
+		if fl := flag.Lookup("test.fuzz"); fl == nil || fl.Value.String() == "" {
+			os.RemoveAll(fuzzRoot)
+		}
+	})
 	f.Fuzz(func(t *testing.T, s string) {
 		// Fuzz workers are processes sharing the fixed sentinel: one at a time.
 		if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
