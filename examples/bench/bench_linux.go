@@ -174,6 +174,9 @@ func (e *env) setupAndRun() (int, error) {
 		e.o.n, e.o.warmup, len(rows), e.o.order, seed, e.runID)
 	fmt.Fprintf(e.out, "rootfs:  %s (busybox; the root of every row but host-root and no-rootfs ones)\n", e.rootDir)
 	fmt.Fprintln(e.out, "workload: busybox true; namespaces pid net ipc uts mount cgroup (less only where a row says so)")
+	if s, err := bundleSpec(e.rootDir, "", 0); err == nil {
+		fmt.Fprintf(e.out, "spec:    cocoon's for WithRootfs(dir), also runc's and crun's bundle: %s\n", specSummary(s))
+	}
 	t0 := time.Now()
 	rng := mrand.New(mrand.NewPCG(uint64(seed), 0))
 	order := make([]*row, len(rows))
@@ -692,8 +695,7 @@ func (e *env) report(rows []*row, bursts []*burstRow, notes []string, seqTime ti
 	fmt.Fprintln(w, "\nnotes")
 	fmt.Fprintln(w, "  - runc and crun create and remove a cgroup per start in every hierarchy (here /cocoon-bench/<id>);")
 	fmt.Fprintln(w, "    cocoon, asked for no limit, creates none: the WithCgroup row, where shown, is the like-for-like one.")
-	fmt.Fprintln(w, "    The bundle is cocoon's own spec for WithRootfs(dir) (mounts, masked paths, namespaces, and no")
-	fmt.Fprintln(w, "    capability drop, no_new_privs, rlimits or seccomp unless cocoon's spec has them).")
+	fmt.Fprintln(w, "    Otherwise all three are asked for the same work: the bundle is cocoon's own spec (see spec: above).")
 	if cgroupMode() == "hybrid" {
 		fmt.Fprintln(w, "  - crun 1.8.1 refuses hybrid cgroups: it runs in a helper process (a private mount namespace with a")
 		fmt.Fprintln(w, "    tmpfs over /sys/fs/cgroup/unified) that times each start itself, like the main process does.")

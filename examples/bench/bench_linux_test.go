@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -155,6 +156,24 @@ func TestBundleIsCocoonsSpec(t *testing.T) {
 	} else {
 		assert.Equal(t, int64(64<<20), *s.Linux.Resources.Memory.Swap, "swap = limit, WithMemoryLimit's documented meaning")
 	}
+}
+
+func TestSpecSummary(t *testing.T) {
+	s, err := bundleSpec("/r", "/x", 0)
+	require.NoError(t, err)
+	sum := specSummary(s)
+	assert.Contains(t, sum, fmt.Sprintf("%d mounts", len(s.Mounts)))
+	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL"}}
+	s.Process.NoNewPrivileges = true
+	s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{{Names: []string{"read", "write"}}}}
+	sum = specSummary(s)
+	assert.Contains(t, sum, "capabilities (1 bounding, 0 effective)")
+	assert.Contains(t, sum, "no_new_privs")
+	assert.Contains(t, sum, "seccomp (default SCMP_ACT_ERRNO, 1 rules over 2 syscall names)")
+	s.Process.Capabilities, s.Linux.Seccomp = nil, nil
+	sum = specSummary(s)
+	assert.Contains(t, sum, "all capabilities")
+	assert.Contains(t, sum, "no seccomp")
 }
 
 func TestOptionalBuilderMethods(t *testing.T) {

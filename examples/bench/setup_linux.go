@@ -143,6 +143,38 @@ func bundleSpec(rootDir, cgroupsPath string, memory int64) (*specs.Spec, error) 
 	return s, nil
 }
 
+// specSummary names the work a spec asks for beyond namespaces and mounts:
+// the report's readers must know whether seccomp and the rest were applied.
+func specSummary(s *specs.Spec) string {
+	var parts []string
+	parts = append(parts, fmt.Sprintf("%d mounts, %d masked and %d read-only paths", len(s.Mounts), len(s.Linux.MaskedPaths), len(s.Linux.ReadonlyPaths)))
+	p := s.Process
+	if c := p.Capabilities; c != nil {
+		parts = append(parts, fmt.Sprintf("capabilities (%d bounding, %d effective)", len(c.Bounding), len(c.Effective)))
+	} else {
+		parts = append(parts, "all capabilities")
+	}
+	if p.NoNewPrivileges {
+		parts = append(parts, "no_new_privs")
+	}
+	if sc := s.Linux.Seccomp; sc != nil {
+		names := 0
+		for _, r := range sc.Syscalls {
+			names += len(r.Names)
+		}
+		parts = append(parts, fmt.Sprintf("seccomp (default %s, %d rules over %d syscall names)", sc.DefaultAction, len(sc.Syscalls), names))
+	} else {
+		parts = append(parts, "no seccomp")
+	}
+	if len(p.Rlimits) > 0 {
+		parts = append(parts, fmt.Sprintf("%d rlimits", len(p.Rlimits)))
+	}
+	if s.Linux.Resources != nil {
+		parts = append(parts, "resource limits")
+	}
+	return strings.Join(parts, ", ")
+}
+
 // writeBundle writes dir/config.json. It runs before each timed start (the
 // cgroup path is per start), never inside the timed span.
 func writeBundle(dir, rootDir, cgroupsPath string, memory int64) error {
