@@ -193,9 +193,6 @@ func TestOptionalBuilderMethods(t *testing.T) {
 // benchmark's own cleanup report.
 func TestBenchSmoke(t *testing.T) {
 	testutil.RequireRoot(t)
-	if testing.Short() {
-		t.Skip("-short: the smoke run starts about 60 containers")
-	}
 	// Two things live as long as the process, by design, and start before
 	// the leak check's snapshot: the protected init binary, opened at the
 	// first container start, and os/signal's receive loop, started by the
