@@ -19,6 +19,8 @@ func runChild(role string) int {
 		return runInImageChild()
 	case "mutate":
 		return mutateChild()
+	case "userns":
+		return usernsChild()
 	case "pull":
 		return pullChild()
 	}

@@ -40,10 +40,13 @@
 // forge overlay metadata); user.* and security.capability are kept.
 //
 // Ownership: as root, files get the archive's uid/gid and device nodes are
-// made. Otherwise (or with [UnpackOptions].IgnoreOwnership) everything is
-// owned by the unpacking user and device nodes are skipped. Layers are
-// unpacked once with host IDs; a container in a user namespace should get an
-// idmapped mount of the layer dirs rather than a differently owned copy.
+// made. As root of a user namespace, IDs go through its mapping and device
+// nodes are skipped (mknod needs CAP_MKNOD in the initial namespace); use
+// [UnpackOptions].UserXattr there, since trusted.* xattrs are out of reach,
+// and mount the overlay with userxattr. Not root (or IgnoreOwnership): no
+// chown, no device nodes. Whiteouts are made in every case. A store's layers
+// should be unpacked one way only; a container in a user namespace is best
+// served by real-root layers and an idmapped mount of the layer dirs.
 //
 // # When not to use it
 //

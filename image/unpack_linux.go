@@ -15,6 +15,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -104,12 +105,17 @@ var errUnpackStopped = errors.New("unpack stopped")
 
 // UnpackOptions tune [Unpack].
 type UnpackOptions struct {
-	// IgnoreOwnership leaves every file owned by the unpacking user and skips
-	// device nodes (which need CAP_MKNOD in the initial user namespace). It is
-	// forced on when the process is not root. Under a user namespace that maps
-	// fewer IDs than the layer uses, chown fails with EINVAL naming the entry:
-	// set this, or better, unpack as real root and give the container an
-	// idmapped mount of the shared layer dirs.
+	// IgnoreOwnership leaves every file owned by the unpacking user. It is
+	// forced on when the process is not root (euid 0 in its user namespace).
+	//
+	// The rule for ownership and devices: as root in the initial user
+	// namespace, files get the archive's uid/gid and device nodes are made. As
+	// root in a user namespace, files get the archive's IDs through the
+	// namespace's mapping (an ID the mapping lacks fails with EINVAL naming
+	// the entry: map 65536 IDs, or set this) and device nodes are skipped,
+	// since mknod needs CAP_MKNOD in the initial namespace. Not root: no
+	// chown, no device nodes. Whiteouts (0:0 devices) are made in every case;
+	// the kernel allows them without CAP_MKNOD.
 	IgnoreOwnership bool
 	// UserXattr writes user.overlay.opaque instead of trusted.overlay.opaque,
 	// for overlay mounts with the userxattr option (unprivileged overlay).
@@ -261,8 +267,11 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		default:
 			mode |= unix.S_IFIFO
 		}
-		if hdr.Typeflag != tar.TypeFifo && u.opts.IgnoreOwnership {
-			return nil // the documented rule: no device nodes without ownership
+		if hdr.Typeflag != tar.TypeFifo && (u.opts.IgnoreOwnership || inUserNamespace()) {
+			// The documented rule: device nodes need CAP_MKNOD in the initial
+			// user namespace; without it they are left out (a container gets
+			// its devices from the runtime's /dev, not from image layers).
+			return nil
 		}
 		if err := u.replace(pfd, base); err != nil {
 			return err
@@ -476,6 +485,9 @@ func (u *unpacker) whiteout(dir, base string, hdr *tar.Header) error {
 		}
 		defer unix.Close(fd)
 		if err := unix.Fsetxattr(fd, u.overlayXattr("opaque"), []byte("y"), 0); err != nil {
+			if errors.Is(err, unix.EPERM) && !u.opts.UserXattr {
+				return fmt.Errorf("set %s: %w (trusted.* needs CAP_SYS_ADMIN in the initial user namespace: unpack with UserXattr and mount the overlay with userxattr)", u.overlayXattr("opaque"), err)
+			}
 			return fmt.Errorf("set %s: %w", u.overlayXattr("opaque"), err)
 		}
 		return nil
@@ -494,6 +506,17 @@ func (u *unpacker) whiteout(dir, base string, hdr *tar.Header) error {
 	}
 	return u.chown(pfd, victim, hdr)
 }
+
+// inUserNamespace reports whether the process runs in a user namespace
+// other than the initial one, whose uid_map is the identity of all IDs.
+var inUserNamespace = sync.OnceValue(func() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+})
 
 func (u *unpacker) overlayXattr(name string) string {
 	if u.opts.UserXattr {
