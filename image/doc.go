@@ -62,6 +62,8 @@
 //   - Prune removes layers no image references: a running container's layers
 //     must be leased ([Store.Lease]) or Prune may delete them under it.
 //   - Overlay's lowerdir lists the top layer first; LayerDirs is lowest first.
+//   - Overlay's options must fit in one page: full layer paths allow about 40
+//     layers, [Image.ShortLayerDirs] (symlinks under STORE/l) about 85.
 //   - A store directory containing ':' or ',' cannot be used in overlay
 //     options; Open refuses it.
 //   - Pull by default asks the registry each time (tags move); use

@@ -133,7 +133,7 @@ func TestPulledBusyboxRuns(t *testing.T) {
 	require.NoError(t, img.ApplyProcess(&p, ProcessOverrides{Args: []string{"/bin/sh", "-c", "ls /; cat /etc/os-release /etc/motd; pwd; id -u"}}))
 	pj, err := json.Marshal(p)
 	require.NoError(t, err)
-	dirs := img.LayerDirs()
+	dirs := img.ShortLayerDirs() // overlay follows the store's short links
 	lower := []string{dirs[1], dirs[0]}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=run", "COCOON_IMAGE_LOWER="+strings.Join(lower, ":"),

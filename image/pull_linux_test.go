@@ -125,6 +125,13 @@ func TestSharedBaseLayerStoredOnce(t *testing.T) {
 	assert.Equal(t, a.LayerDirs()[0], b.LayerDirs()[0])
 	assert.Len(t, dirNames(t, filepath.Join(s.Dir(), "layers", "sha256")), 2, "base + b's layer, unpacked once each")
 	assert.Len(t, dirNames(t, filepath.Join(s.Dir(), "blobs", "sha256")), 6, "2 manifests, 2 configs, 2 layer blobs")
+	assert.Len(t, dirNames(t, filepath.Join(s.Dir(), "l")), 2)
+	for i, short := range b.ShortLayerDirs() {
+		real, err := filepath.EvalSymlinks(short)
+		require.NoError(t, err)
+		assert.Equal(t, b.LayerDirs()[i], real)
+		assert.Less(t, len(short), len(b.LayerDirs()[i])-40)
+	}
 
 	imgs, err := s.Images()
 	require.NoError(t, err)
@@ -144,6 +151,7 @@ func TestSharedBaseLayerStoredOnce(t *testing.T) {
 	assert.Equal(t, 1, rep.Layers)
 	assert.Equal(t, 1, rep.Blobs)
 	assert.Equal(t, []string{filepath.Base(a.LayerDirs()[0])}, dirNames(t, filepath.Join(s.Dir(), "layers", "sha256")))
+	assert.Equal(t, []string{filepath.Base(a.ShortLayerDirs()[0])}, dirNames(t, filepath.Join(s.Dir(), "l")))
 	a2, err := s.Get(a.Ref)
 	require.NoError(t, err)
 	assert.True(t, s.hasAll(a2))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,6 +27,7 @@ import (
 //
 //	blobs/sha256/HEX    manifests, configs and layer blobs, verified, read-only
 //	layers/sha256/HEX   one unpacked directory per layer, named by diff ID
+//	l/ID                short symlinks to the layer dirs, for overlay options
 //	images/index.json   reference -> manifest, config and layers
 //	leases/ID.json      layers a container uses, kept by Prune
 //	locks/, lock        flock(2) files; tmp/ staging for atomic renames
@@ -55,7 +57,7 @@ func Open(dir string, opts ...StoreOption) (*Store, error) {
 		// Overlay's lowerdir option separates layers with ':' and options with ','.
 		return nil, fmt.Errorf("store dir %q: must not contain ':' or ','", abs)
 	}
-	for _, d := range []string{"blobs/sha256", "layers/sha256", "images", "leases", "locks", "tmp"} {
+	for _, d := range []string{"blobs/sha256", "layers/sha256", "l", "images", "leases", "locks", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(abs, d), 0o700); err != nil {
 			return nil, fmt.Errorf("create store: %w", err)
 		}
@@ -63,7 +65,7 @@ func Open(dir string, opts ...StoreOption) (*Store, error) {
 	// Overlay looks up lower layers with the mounter's credentials: a mount
 	// made by root in a user namespace (host uid not 0) must be able to
 	// traverse to the layer dirs. Search permission only; nothing is listed.
-	for _, d := range []string{"layers", "layers/sha256"} {
+	for _, d := range []string{"layers", "layers/sha256", "l"} {
 		if err := os.Chmod(filepath.Join(abs, d), 0o711); err != nil {
 			return nil, fmt.Errorf("create store: %w", err)
 		}
@@ -398,6 +400,12 @@ func (s *Store) Prune(ctx context.Context) (PruneReport, error) {
 			return rep, fmt.Errorf("prune layer: %w", err)
 		}
 		os.Remove(filepath.Join(s.dir, "locks", "layer-"+e.Name()+".lock"))
+		link := shortLayerDir(s.dir, digest.NewDigestFromEncoded(digest.SHA256, e.Name()))
+		if t, err := os.Readlink(link); err == nil && filepath.Base(t) == e.Name() {
+			if err := os.Remove(link); err != nil {
+				return rep, fmt.Errorf("prune layer link: %w", err)
+			}
+		}
 		rep.Layers++
 	}
 	s.log.Info("pruned image store", "blobs", rep.Blobs, "layers", rep.Layers, "bytes", rep.Bytes)
@@ -615,6 +623,32 @@ func (s *Store) ensureLayer(ctx context.Context, blob, diffID digest.Digest, pr 
 	return nil
 }
 
+// ensureShortLink makes l/ID point at the layer dir (see
+// [Image.ShortLayerDirs]). It is idempotent and atomic: a symlink made under
+// a temporary name replaces whatever is there.
+func (s *Store) ensureShortLink(diffID digest.Digest) error {
+	link := shortLayerDir(s.dir, diffID)
+	target := filepath.Join("..", "layers", diffID.Algorithm().String(), diffID.Encoded())
+	if t, err := os.Readlink(link); err == nil {
+		if t == target {
+			return nil
+		}
+		if exists(filepath.Join(filepath.Dir(link), t)) {
+			// Another live layer owns this name: never point it elsewhere.
+			return fmt.Errorf("layer link %s: already names %s, not %s", link, t, target)
+		}
+	}
+	tmp := filepath.Join(s.dir, "tmp", fmt.Sprintf("link-%s-%d", diffID.Encoded(), rand.Int64()))
+	if err := os.Symlink(target, tmp); err != nil {
+		return fmt.Errorf("layer link: %w", err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("layer link: %w", err)
+	}
+	return nil
+}
+
 // hasAll reports whether every blob and layer dir of img is in the store.
 func (s *Store) hasAll(img *Image) bool {
 	for _, d := range []digest.Digest{img.Digest, img.ConfigDigest} {
@@ -674,6 +708,11 @@ func (s *Store) add(ctx context.Context, ref string, manifestRaw []byte, src blo
 	}
 	if err := s.fetchLayers(ctx, m.Layers, img.Layers, src, jobs, pr); err != nil {
 		return nil, err
+	}
+	for _, l := range img.Layers {
+		if err := s.ensureShortLink(l.DiffID); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.ensureBlob(ctx, mdg, int64(len(manifestRaw)), func() (io.ReadCloser, error) {
 		return io.NopCloser(strings.NewReader(string(manifestRaw))), nil

@@ -1,11 +1,14 @@
 package image
 
 import (
+	"encoding/base32"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -83,6 +86,30 @@ func (img *Image) LayerDirs() []string {
 		dirs[i] = layerDir(img.dir, l.DiffID)
 	}
 	return dirs
+}
+
+// ShortLayerDirs returns the same layers as [Image.LayerDirs] through short
+// symlinks (STORE/l/ and 26 characters from the diff ID). Overlay's mount
+// options must fit in one page (4 KiB): with the full paths (~95 bytes each)
+// an image of more than about 40 layers does not fit, with these (~45 bytes)
+// about 85 do. Overlay follows the links when it mounts; the layers are the same.
+func (img *Image) ShortLayerDirs() []string {
+	dirs := make([]string, len(img.Layers))
+	for i, l := range img.Layers {
+		dirs[i] = shortLayerDir(img.dir, l.DiffID)
+	}
+	return dirs
+}
+
+// shortLayerDir names the link by 128 bits of the diff ID in base32 (26
+// characters): short, and still out of reach of a crafted collision (2^64
+// work), which matters because a layer's link must never name another's.
+func shortLayerDir(storeDir string, diffID digest.Digest) string {
+	b, err := hex.DecodeString(diffID.Encoded())
+	if err != nil || len(b) < 16 {
+		return filepath.Join(storeDir, "l", "invalid-"+diffID.Encoded())
+	}
+	return filepath.Join(storeDir, "l", strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:16])))
 }
 
 // ConfigFile is the image's whole config (platform, history, rootfs).
