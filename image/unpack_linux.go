@@ -170,8 +170,8 @@ type unpacker struct {
 	buf  []byte
 
 	// One cached parent directory: tar archives list a directory's entries
-	// together. Only entries of the same directory reuse it, and those only
-	// touch its children, so it can never go stale.
+	// together. An entry that names the cached directory or one of its
+	// ancestors (replacing it, say, by a symlink) drops the cache first.
 	parentPath string
 	parent     *os.File
 
@@ -227,8 +227,10 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		dir, base = "", "."
 	}
 	if strings.HasPrefix(base, whiteoutPrefix) {
+		u.invalidate(dir + strings.TrimPrefix(base, whiteoutPrefix))
 		return u.whiteout(dir, base, hdr)
 	}
+	u.invalidate(name)
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeGNUSparse, tar.TypeDir, tar.TypeSymlink, tar.TypeLink,
 		tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
@@ -303,6 +305,14 @@ func (u *unpacker) openParent(dir string) (int, error) {
 	}
 	u.parent, u.parentPath = f, dir
 	return int(f.Fd()), nil
+}
+
+// invalidate drops the cached parent if changing name could change what
+// its path resolves to.
+func (u *unpacker) invalidate(name string) {
+	if u.parent != nil && (name == u.parentPath || strings.HasPrefix(u.parentPath, name+"/")) {
+		u.closeParent()
+	}
 }
 
 func (u *unpacker) closeParent() {

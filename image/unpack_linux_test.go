@@ -195,3 +195,18 @@ func TestUnpackHostileLayersStayInside(t *testing.T) {
 func replaceOutside(s, outside string) string {
 	return string(bytes.ReplaceAll([]byte(s), []byte("/OUTSIDE"), []byte(outside)))
 }
+
+// TestUnpackReplacedAncestor: a directory replaced by a symlink after its
+// subdirectories were written; later entries below it follow the symlink
+// (inside the layer), as a fresh lookup would.
+func TestUnpackReplacedAncestor(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
+	d, _, err := unpackBytes(t, tarOf(t, dir("t"), dir("t/b"), dir("a"), dir("a/b"), file("a/b/c", "1"),
+		symlink("a", "t"), file("a/b/d", "2")), UnpackOptions{})
+	require.NoError(t, err)
+	got := shapeOf(snapshot(t, d))
+	assert.Equal(t, "symlink 0:0 -> t", got["a"])
+	assert.Equal(t, `file "2"`, got["t/b/d"])
+	assert.NotContains(t, got, "a/b/c")
+}
