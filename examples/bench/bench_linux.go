@@ -177,6 +177,11 @@ func (e *env) setupAndRun() (int, error) {
 	if s, err := bundleSpec(e.rootDir, "", 0); err == nil {
 		fmt.Fprintf(e.out, "spec:    cocoon's for WithRootfs(dir), also runc's and crun's bundle: %s\n", specSummary(s))
 	}
+	var helperPid int
+	if e.h != nil {
+		helperPid = e.h.cmd.Process.Pid
+	}
+	cpu0, cpuErr := takeCPU(helperPid)
 	t0 := time.Now()
 	rng := mrand.New(mrand.NewPCG(uint64(seed), 0))
 	order := make([]*row, len(rows))
@@ -200,6 +205,15 @@ func (e *env) setupAndRun() (int, error) {
 		}
 	}
 	seqTime := time.Since(t0)
+	cpu1, err := takeCPU(helperPid)
+	if cpuErr == nil {
+		cpuErr = err
+	}
+	if cpuErr != nil {
+		notes = append(notes, fmt.Sprintf("CPU use during the rounds unknown: %v", cpuErr))
+	} else {
+		notes = append(notes, cpuNote(cpuUse(cpu0, cpu1))...)
+	}
 	if ctx.Err() == nil {
 		if n := e.measureRSS(rows); n != "" {
 			notes = append(notes, n)
@@ -701,11 +715,6 @@ func (e *env) report(rows []*row, bursts []*burstRow, notes []string, seqTime ti
 		fmt.Fprintln(w, "    tmpfs over /sys/fs/cgroup/unified) that times each start itself, like the main process does.")
 		fmt.Fprintln(w, "    crun's cgroup2 writes land in that tmpfs, a little cheaper than the real cgroup2 runc writes to.")
 	}
-	fmt.Fprintf(w, "  - load at end: %s (1, 5, 15 min); the machine's other work shows up in the p90 column.\n", loadavg())
-	if l := load1(); l > float64(runtime.NumCPU())/2 {
-		fmt.Fprintf(w, "  - WARNING: 1-min load %.2f on %d CPUs: other work competed for the CPUs; medians are inflated and the\n", l, runtime.NumCPU())
-		fmt.Fprintln(w, "    ratios less certain. Quote numbers from a quiet machine (the min column is the least disturbed).")
-	}
 	for _, n := range notes {
 		fmt.Fprintln(w, "  - "+n)
 	}
@@ -723,6 +732,19 @@ func (e *env) report(rows []*row, bursts []*burstRow, notes []string, seqTime ti
 		}
 	}
 	return failed
+}
+
+// cpuNote says how busy the machine was with other work during the rounds,
+// and warns when that was enough to inflate the medians.
+func cpuNote(self, kthreads, others float64) []string {
+	n := runtime.NumCPU()
+	notes := []string{fmt.Sprintf("CPU during the rounds: of %d CPUs, this benchmark kept %.2f busy, kernel threads %.2f (much of it\n"+
+		"    tearing down the containers' namespaces and cgroups), other processes %.2f", n, self, kthreads, others)}
+	if others > 0.25*float64(n) {
+		notes = append(notes, "WARNING: other work competed for the CPUs: medians are inflated and the ratios less certain;\n"+
+			"    quote numbers from a quiet machine (the min column is the least disturbed)")
+	}
+	return notes
 }
 
 func writeCSV(path string, rows []*row, bursts []*burstRow) error {

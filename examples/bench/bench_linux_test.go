@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -174,6 +175,27 @@ func TestSpecSummary(t *testing.T) {
 	sum = specSummary(s)
 	assert.Contains(t, sum, "all capabilities")
 	assert.Contains(t, sum, "no seccomp")
+}
+
+func TestCPUAccounting(t *testing.T) {
+	a, err := takeCPU(0)
+	require.NoError(t, err)
+	// Burn some CPU in this process: it must count as the benchmark's own.
+	for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
+	}
+	b, err := takeCPU(os.Getpid()) // a live pid stands in for the helper
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, b.busy, a.busy)
+	assert.Greater(t, b.self-a.self, 50*time.Millisecond, "the busy loop is ours")
+
+	self, kthreads, others := cpuUse(
+		cpuSnap{at: time.Unix(0, 0), busy: 0, self: 0, kthreads: 0},
+		cpuSnap{at: time.Unix(10, 0), busy: 15 * time.Second, self: 10 * time.Second, kthreads: 2 * time.Second})
+	assert.InDelta(t, 1.0, self, 1e-9)
+	assert.InDelta(t, 0.2, kthreads, 1e-9)
+	assert.InDelta(t, 0.3, others, 1e-9)
+	assert.Len(t, cpuNote(1, 0.1, 0.1), 1, "a quiet machine: no warning")
+	assert.Len(t, cpuNote(1, 0.1, float64(runtime.NumCPU())), 2, "a busy one: a warning")
 }
 
 func TestOptionalBuilderMethods(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -272,16 +271,6 @@ func firstMatch(file, key string) string {
 		}
 	}
 	return "unknown cpu"
-}
-
-// load1 is the 1-minute load average (0 when unknown).
-func load1() float64 {
-	f := strings.Fields(loadavg())
-	if len(f) == 0 {
-		return 0
-	}
-	l, _ := strconv.ParseFloat(f[0], 64)
-	return l
 }
 
 func loadavg() string {
