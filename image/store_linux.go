@@ -616,10 +616,28 @@ func (s *Store) ensureLayer(ctx context.Context, blob, diffID digest.Digest, pr 
 	if got != diffID {
 		return fmt.Errorf("%w: layer %s unpacks to diff ID %s, the config says %s", ErrDigestMismatch, blob, got, diffID)
 	}
+	// The layer is never verified again once in place: its data must be on
+	// disk before the rename makes it count, or a crash could leave a complete
+	// looking layer with empty files.
+	if err := syncfs(tmp); err != nil {
+		return fmt.Errorf("unpack layer %s: %w", blob, err)
+	}
 	if err := os.Rename(tmp, final); err != nil {
 		return fmt.Errorf("unpack layer %s: %w", blob, err)
 	}
 	ok = true
+	return nil
+}
+
+func syncfs(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncfs: %w", err)
+	}
 	return nil
 }
 
