@@ -226,6 +226,25 @@ func TestPullRejectsDigestMismatch(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, imgs)
 
+	// Pulled by digest, a manifest that does not hash to it is refused.
+	byDigest := imageOf(t, v1.Config{Cmd: []string{"d"}}, good)
+	reg.push(t, "bydigest:1", byDigest)
+	md, err := byDigest.Digest()
+	require.NoError(t, err)
+	img, err := s.Pull(t.Context(), reg.host+"/bydigest@"+md.String(), reg.opts())
+	require.NoError(t, err, "by digest, intact")
+	assert.Equal(t, reg.host+"/bydigest@"+md.String(), img.Ref)
+	require.NoError(t, s.Remove(t.Context(), img.Ref))
+	_, err = s.Prune(t.Context())
+	require.NoError(t, err)
+	reg.corrupt = md.String()
+	_, err = s.Pull(t.Context(), reg.host+"/bydigest@"+md.String(), reg.opts())
+	require.ErrorContains(t, err, "does not match")
+	assert.NoFileExists(t, s.blobPath(digest.Digest(md.String())))
+	imgs, err = s.Images()
+	require.NoError(t, err)
+	assert.Empty(t, imgs)
+
 	// A corrupt config is refused the same way.
 	src := imageOf(t, v1.Config{Cmd: []string{"cfg"}}, good)
 	reg.push(t, "evilcfg:1", src)

@@ -30,7 +30,7 @@ type testRegistry struct {
 
 	mu       sync.Mutex
 	requests []string // "METHOD PATH"
-	corrupt  string   // a digest whose blob is served with one byte flipped
+	corrupt  string   // a digest whose blob or manifest is served with one byte flipped
 	failOnce string   // a digest whose first GET answers 503
 	// With user set, /v2/ needs a bearer token that /token hands out for
 	// these basic credentials (the Docker Hub flow).
@@ -46,7 +46,8 @@ func newRegistry(t *testing.T) *testRegistry {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		r.requests = append(r.requests, req.Method+" "+req.URL.Path)
-		bad := r.corrupt != "" && req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/blobs/"+r.corrupt)
+		bad := r.corrupt != "" && req.Method == http.MethodGet &&
+			(strings.HasSuffix(req.URL.Path, "/blobs/"+r.corrupt) || strings.HasSuffix(req.URL.Path, "/manifests/"+r.corrupt))
 		fail := r.failOnce != "" && req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/blobs/"+r.failOnce)
 		if fail {
 			r.failOnce = ""
