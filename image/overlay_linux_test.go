@@ -122,6 +122,7 @@ func runInImageChild() int {
 
 func TestPulledBusyboxRuns(t *testing.T) {
 	testutil.RequireRoot(t)
+	requireBusybox(t)
 	testutil.CheckLeaks(t)
 	reg := newRegistry(t)
 	reg.push(t, "busybox:latest", imageOf(t, v1.Config{Cmd: []string{"sh"}, WorkingDir: "/tmp"}, busyboxLayer(t),
