@@ -30,12 +30,6 @@ func Unpack(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (d
 	return "", errOS
 }
 
-// UnpackOptions tune Unpack.
-type UnpackOptions struct {
-	IgnoreOwnership bool
-	UserXattr       bool
-}
-
 func (s *Store) Dir() string { return "" }
 func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image, error) {
 	return nil, errOS

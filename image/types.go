@@ -225,6 +225,29 @@ type PruneReport struct {
 	Bytes  int64 // bytes of blob files removed (layer dirs not counted)
 }
 
+// UnpackOptions tune [Unpack].
+type UnpackOptions struct {
+	// IgnoreOwnership leaves every file owned by the unpacking user. It is
+	// forced on when the process is not root (euid 0 in its user namespace).
+	//
+	// The rule for ownership and devices: as root in the initial user
+	// namespace, files get the archive's uid/gid and device nodes are made. As
+	// root in a user namespace, files get the archive's IDs through the
+	// namespace's mapping (an ID the mapping lacks fails with EINVAL naming
+	// the entry: map 65536 IDs, or set this) and device nodes are skipped,
+	// since mknod needs CAP_MKNOD in the initial namespace. Not root: no
+	// chown, no device nodes. Whiteouts (0:0 devices) are made in every case;
+	// the kernel allows them without CAP_MKNOD.
+	IgnoreOwnership bool
+	// UserXattr writes user.overlay.opaque instead of trusted.overlay.opaque,
+	// for overlay mounts with the userxattr option (unprivileged overlay).
+	UserXattr bool
+	// MaxBytes, when positive, bounds the uncompressed size of the layer: a
+	// few MB of gzip can expand to terabytes of zeros. Over it, Unpack fails
+	// with ErrInvalidLayer.
+	MaxBytes int64
+}
+
 // StoreOption configures [Open].
 type StoreOption func(*storeOptions)
 

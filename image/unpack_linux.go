@@ -76,8 +76,12 @@ func Unpack(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (d
 	pr, pw := io.Pipe()
 	h := sha256.New()
 	done := make(chan error, 1)
+	var src io.Reader = dec
+	if opts.MaxBytes > 0 {
+		src = &maxReader{r: dec, left: opts.MaxBytes}
+	}
 	go func() {
-		err := pump(pw, dec, h)
+		err := pump(pw, src, h)
 		dec.Close()
 		pw.CloseWithError(err)
 		done <- err
@@ -102,25 +106,6 @@ func Unpack(ctx context.Context, r io.Reader, dir string, opts UnpackOptions) (d
 }
 
 var errUnpackStopped = errors.New("unpack stopped")
-
-// UnpackOptions tune [Unpack].
-type UnpackOptions struct {
-	// IgnoreOwnership leaves every file owned by the unpacking user. It is
-	// forced on when the process is not root (euid 0 in its user namespace).
-	//
-	// The rule for ownership and devices: as root in the initial user
-	// namespace, files get the archive's uid/gid and device nodes are made. As
-	// root in a user namespace, files get the archive's IDs through the
-	// namespace's mapping (an ID the mapping lacks fails with EINVAL naming
-	// the entry: map 65536 IDs, or set this) and device nodes are skipped,
-	// since mknod needs CAP_MKNOD in the initial namespace. Not root: no
-	// chown, no device nodes. Whiteouts (0:0 devices) are made in every case;
-	// the kernel allows them without CAP_MKNOD.
-	IgnoreOwnership bool
-	// UserXattr writes user.overlay.opaque instead of trusted.overlay.opaque,
-	// for overlay mounts with the userxattr option (unprivileged overlay).
-	UserXattr bool
-}
 
 func decompress(br *bufio.Reader) (io.ReadCloser, error) {
 	magic, err := br.Peek(4)
@@ -154,6 +139,22 @@ func compression(magic []byte) string {
 		return "zstd"
 	}
 	return ""
+}
+
+// maxReader fails once more than its budget was read (overshooting by at
+// most one read).
+type maxReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (m *maxReader) Read(b []byte) (int, error) {
+	n, err := m.r.Read(b)
+	m.left -= int64(n)
+	if m.left < 0 {
+		return n, fmt.Errorf("%w: uncompressed layer larger than the limit", ErrInvalidLayer)
+	}
+	return n, err
 }
 
 func pump(w io.Writer, r io.Reader, h hash.Hash) error {

@@ -210,3 +210,14 @@ func TestUnpackReplacedAncestor(t *testing.T) {
 	assert.Equal(t, `file "2"`, got["t/b/d"])
 	assert.NotContains(t, got, "a/b/c")
 }
+
+func TestUnpackMaxBytesStopsBombs(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.CheckLeaks(t)
+	bomb := gzipOf(t, tarOf(t, file("zeros", string(make([]byte, 8<<20)))))
+	require.Less(t, len(bomb), 64<<10, "8 MiB of zeros compress to a few KiB")
+	_, _, err := unpackBytes(t, bomb, UnpackOptions{MaxBytes: 1 << 20})
+	require.ErrorIs(t, err, ErrInvalidLayer)
+	_, _, err = unpackBytes(t, bomb, UnpackOptions{MaxBytes: 16 << 20})
+	require.NoError(t, err)
+}
