@@ -1,0 +1,90 @@
+//go:build linux
+
+package cgroup_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cocoonrt/container/cgroup"
+	"github.com/cocoonrt/container/internal/testutil"
+)
+
+// TestCloneIntoCgroup starts a process with SysProcAttr.UseCgroupFD: it is
+// born in the container's cgroup, with no Attach call.
+func TestCloneIntoCgroup(t *testing.T) {
+	requireUnified(t)
+	testutil.CheckLeaks(t)
+	cg := newCgroup(t, &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(64 << 20)}})
+	require.GreaterOrEqual(t, cg.PlacementFD(), 0)
+	p := start(t, cg, nil, "/bin/cat", "/proc/self/cgroup")
+	require.NoError(t, p.wait(t, 30*time.Second), p.out.String())
+	assert.Equal(t, "0::"+cg.Path(), strings.TrimSpace(p.out.String()))
+}
+
+// TestDefaultParentVacatesCaller runs New with the default parent in a
+// process that sits in a non-root cgroup holding processes, as a program in
+// a systemd unit or a container does: New must move it into a leaf first
+// (v2's no-internal-processes rule) and create the container's cgroup in
+// "<own>/cocoon".
+func TestDefaultParentVacatesCaller(t *testing.T) {
+	requireUnified(t)
+	h := host(t)
+	testutil.CheckLeaks(t)
+	own := fmt.Sprintf("/cocoon-test-%d-delegated", os.Getpid())
+	dir := filepath.Join(h.UnifiedMount, own)
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	t.Cleanup(func() {
+		assert.NoError(t, os.Remove(filepath.Join(dir, "leaf")))
+		assert.NoError(t, os.Remove(dir))
+	})
+	fd, err := syscall.Open(dir, syscall.O_DIRECTORY|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer syscall.Close(fd)
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	p := &proc{waited: make(chan error, 1)}
+	p.cmd = cmdInCgroup(fd, exe)
+	p.cmd.Env = append(os.Environ(), helperEnv+"=vacate")
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	require.NoError(t, p.cmd.Start())
+	go func() { p.waited <- p.cmd.Wait() }()
+	require.NoError(t, p.wait(t, 60*time.Second), p.out.String())
+	out := p.out.String()
+	assert.Contains(t, out, "before 0::"+own+"\n")
+	assert.Contains(t, out, "container "+own+"/cocoon/vacate-test\n")
+	assert.Contains(t, out, "after 0::"+own+"/leaf\n")
+	assert.NoDirExists(t, filepath.Join(dir, "cocoon"), "the default parent goes with its last container")
+}
+
+func vacateHelper() int {
+	b, _ := os.ReadFile("/proc/self/cgroup")
+	fmt.Printf("before %s", b)
+	cg, err := cgroup.New(cgroup.Config{Name: "vacate-test", Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(64 << 20)}}})
+	if err != nil {
+		fmt.Println("New:", err)
+		return 1
+	}
+	defer cg.Destroy()
+	fmt.Printf("container %s\n", cg.Path())
+	b, _ = os.ReadFile("/proc/self/cgroup")
+	fmt.Printf("after %s", b)
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", cg.Path(), "memory.max")); err != nil {
+		fmt.Println("memory controller not delegated:", err)
+		return 1
+	}
+	if err := cg.Destroy(); err != nil {
+		fmt.Println("Destroy:", err)
+		return 1
+	}
+	return 0
+}
