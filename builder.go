@@ -7,13 +7,16 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/cocoonrt/container/namespace"
+	"github.com/cocoonrt/container/netsetup"
 	"github.com/cocoonrt/container/rootfs"
+	"github.com/cocoonrt/container/security"
 )
 
 // Annotations cocoon reads from a spec, for what the runtime spec has no field for.
@@ -65,6 +68,7 @@ type Builder struct {
 	stateDir string
 	id       string
 	stopWait time.Duration
+	netHost  *netsetup.Host
 }
 
 // New returns a builder for a container running args, with isolating
@@ -73,13 +77,15 @@ func New(args ...string) *Builder {
 	b := &Builder{spec: &specs.Spec{
 		Version: specs.Version,
 		Process: &specs.Process{
-			Args: args,
-			Env:  []string{DefaultPath},
-			Cwd:  "/",
+			Args:            args,
+			Env:             []string{DefaultPath},
+			Cwd:             "/",
+			Capabilities:    security.LinuxCapabilities(security.DefaultCapabilities()),
+			NoNewPrivileges: true,
 		},
 		Root:        &specs.Root{},
 		Mounts:      rootfs.DefaultMounts(),
-		Annotations: map[string]string{AnnotationRootfs: RootfsHost},
+		Annotations: map[string]string{AnnotationRootfs: RootfsHost, AnnotationSeccomp: SeccompDefault},
 		Linux: &specs.Linux{
 			Namespaces:    namespace.Defaults(),
 			MaskedPaths:   rootfs.DefaultMaskedPaths(),
@@ -252,11 +258,22 @@ func (b *Builder) WithTimeOffsets(monotonic, boottime time.Duration) *Builder {
 	return b
 }
 
-// WithNetwork sets the network mode of the container's new network namespace:
-// NetworkLoopback (lo up, the default) or NetworkNone (lo down).
+// WithNetwork sets the network mode: NetworkLoopback (a new network
+// namespace with lo up, the default), NetworkNone (lo down), NetworkBridge
+// (see WithPublish, WithBridge) or NetworkHost (no network namespace: the
+// host's network, for trusted workloads only). To share another container's
+// network namespace, use WithJoinNamespace.
 func (b *Builder) WithNetwork(mode string) *Builder {
-	if mode != NetworkLoopback && mode != NetworkNone {
-		return b.fail("network mode %q: want %q or %q", mode, NetworkLoopback, NetworkNone)
+	l := b.linux()
+	switch mode {
+	case NetworkLoopback, NetworkNone, NetworkBridge:
+		if !namespace.Has(l.Namespaces, namespace.Network) {
+			l.Namespaces = append(l.Namespaces, specs.LinuxNamespace{Type: namespace.Network})
+		}
+	case NetworkHost:
+		l.Namespaces = slices.DeleteFunc(l.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == namespace.Network })
+	default:
+		return b.fail("network mode %q: want loopback, none, bridge or host", mode)
 	}
 	b.spec.Annotations[AnnotationNetwork] = mode
 	return b
@@ -466,12 +483,38 @@ func (b *Builder) WithStopTimeout(d time.Duration) *Builder {
 }
 
 // Spec returns a copy of the spec that Start would run, or every error the
-// builder collected.
+// builder collected. Docker's default seccomp profile, which the builder
+// records as an annotation, is written out into linux.seccomp.
 func (b *Builder) Spec() (*specs.Spec, error) {
 	if err := b.validate(); err != nil {
 		return nil, err
 	}
-	return copySpec(b.spec)
+	s, err := copySpec(b.spec)
+	if err != nil {
+		return nil, err
+	}
+	if s.Linux.Seccomp, err = resolveSeccomp(s); err != nil {
+		return nil, err
+	}
+	delete(s.Annotations, AnnotationSeccomp)
+	return s, nil
+}
+
+// resolveSeccomp returns the spec's seccomp profile, Docker's default when
+// the annotation asks for it (resolved for the spec's bounding set).
+func resolveSeccomp(s *specs.Spec) (*specs.LinuxSeccomp, error) {
+	if s.Annotations[AnnotationSeccomp] != SeccompDefault {
+		return s.Linux.Seccomp, nil
+	}
+	var bounding []string
+	if s.Process != nil && s.Process.Capabilities != nil {
+		bounding = s.Process.Capabilities.Bounding
+	}
+	p, err := security.DefaultSeccompProfile(bounding)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: %w", err)
+	}
+	return p, nil
 }
 
 func (b *Builder) validate() error {
@@ -513,6 +556,12 @@ func (b *Builder) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("annotation %s=%q: want host, layers or dir", AnnotationRootfs, mode))
 	}
+	if v := s.Annotations[AnnotationSeccomp]; v != "" && v != SeccompDefault {
+		errs = append(errs, fmt.Errorf("annotation %s=%q: only %q is known", AnnotationSeccomp, v, SeccompDefault))
+	}
+	if _, err := landlockPolicy(s); err != nil {
+		errs = append(errs, err)
+	}
 	if mode == RootfsDir && (s.Root == nil || s.Root.Path == "") {
 		errs = append(errs, errors.New("root filesystem: no root.path"))
 	}
@@ -525,8 +574,8 @@ func (b *Builder) validate() error {
 	if len(s.Mounts) > 0 && !namespace.Has(nss, namespace.Mount) {
 		errs = append(errs, errors.New("mounts need a new mount namespace"))
 	}
-	if n := s.Annotations[AnnotationNetwork]; n != "" && n != NetworkLoopback && n != NetworkNone {
-		errs = append(errs, fmt.Errorf("annotation %s=%q: want %q or %q", AnnotationNetwork, n, NetworkLoopback, NetworkNone))
+	if err := validateNetwork(s); err != nil {
+		errs = append(errs, err)
 	}
 	if s.Linux != nil && len(s.Linux.TimeOffsets) > 0 && !hasNew(nss, namespace.Time) {
 		errs = append(errs, errors.New("time offsets need a new time namespace"))

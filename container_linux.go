@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,9 +22,12 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/cocoonrt/container/cgroup"
 	"github.com/cocoonrt/container/internal/initproto"
 	"github.com/cocoonrt/container/namespace"
+	"github.com/cocoonrt/container/netsetup"
 	"github.com/cocoonrt/container/rootfs"
+	"github.com/cocoonrt/container/security"
 )
 
 // State is where a container is in its life.
@@ -47,6 +51,9 @@ type Container struct {
 	// Resources the container owns, released by Delete.
 	writable *rootfs.Writable
 	keep     bool
+	cg       *cgroup.Cgroup
+	net      *netsetup.Attachment
+	netHost  *netsetup.Host // opened for this container only (WithNetworkHostNS)
 
 	done     chan struct{} // closed when the init has been reaped
 	result   *Result
@@ -134,6 +141,10 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 	if stateDir == "" {
 		stateDir = DefaultStateDir()
 	}
+	if spec.Hostname == "" && hasNew(spec.Linux.Namespaces, namespace.UTS) {
+		// As docker: never leave the host's name in the container's uts namespace.
+		spec.Hostname = id
+	}
 	c := &Container{id: id, spec: spec, logger: logger.With("container", id), done: make(chan struct{}), stopWait: b.stopWait}
 	nss := spec.Linux.Namespaces
 	c.pidNS = hasNew(nss, namespace.PID)
@@ -144,7 +155,11 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 		}
 	}()
 
-	cfg := &initproto.Config{Kind: initproto.KindConfig, Spec: spec, Init: spec.Annotations[AnnotationInit] == "true"}
+	plan, err := securityPlan(spec)
+	if err != nil {
+		return nil, stepErr("security", err)
+	}
+	cfg := &initproto.Config{Kind: initproto.KindConfig, Spec: specForInit(spec), Security: plan, Init: spec.Annotations[AnnotationInit] == "true"}
 	switch spec.Annotations[AnnotationRootfs] {
 	case RootfsHost, RootfsLayers:
 		lowers := []string{"/"}
@@ -168,6 +183,43 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 		}
 		l.Upper, l.Work, l.Target = w.Upper, w.Work, w.Target
 		cfg.Layers = l
+	}
+
+	var netCfg *netsetup.Config
+	if spec.Annotations[AnnotationNetwork] == NetworkBridge {
+		nc, err := netsetupConfig(spec)
+		if err != nil {
+			return nil, stepErr("network", err)
+		}
+		nc.Logger = c.logger
+		switch {
+		case b.netHost != nil:
+			nc.Host = b.netHost
+		case nc.HostNS == "":
+			if nc.Host, err = sharedNetHost(ctx, nc); err != nil {
+				return nil, stepErr("network", err)
+			}
+		default:
+			if c.netHost, err = netsetup.OpenHost(nc.HostNS); err != nil {
+				return nil, stepErr("network", err)
+			}
+			nc.Host = c.netHost
+		}
+		netCfg = &nc
+		cfg.WaitForGo = true
+	}
+
+	if wantsCgroup(spec) {
+		cg, err := cgroup.New(cgroup.Config{
+			Parent:    spec.Annotations[AnnotationCgroupParent],
+			Name:      "cocoon-" + id,
+			Resources: spec.Linux.Resources,
+			Logger:    c.logger,
+		})
+		if err != nil {
+			return nil, stepErr("cgroup", err)
+		}
+		c.cg = cg
 	}
 
 	exe, err := protectedExe()
@@ -220,6 +272,11 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 	for _, m := range spec.Linux.GIDMappings {
 		cmd.SysProcAttr.GidMappings = append(cmd.SysProcAttr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
 	}
+	if c.cg != nil && c.cg.PlacementFD() >= 0 {
+		// cgroup v2: the init is born inside its cgroup (CLONE_INTO_CGROUP)
+		// and never runs a moment unlimited.
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, c.cg.PlacementFD()
+	}
 	c.cmd = cmd
 
 	premount := cfg.Layers != nil && hasNew(nss, namespace.User)
@@ -232,12 +289,43 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 	}
 	c.pid = cmd.Process.Pid
 	childSock.Close()
+	if c.cg != nil && c.cg.PlacementFD() < 0 {
+		// cgroup v1: placed after clone, before the init reads its config
+		// (it waits for it), so nothing of the container runs unlimited.
+		if err := c.cg.Attach(c.pid); err != nil {
+			c.abort()
+			return nil, stepErr("cgroup", err)
+		}
+		// The cgroup namespace made at clone is rooted where the init was
+		// born; the init makes a new one rooted at its own cgroup.
+		cfg.UnshareCgroup = hasNew(nss, namespace.Cgroup)
+	}
 	conn := initproto.NewConn(parentSock)
 	if err := conn.Send(cfg); err != nil {
 		c.abort()
 		return nil, stepErr("send config", err)
 	}
 	var msg initproto.Message
+	if netCfg != nil {
+		// The init builds its root meanwhile and waits before pivot_root.
+		att, err := netsetup.Attach(ctx, *netCfg, namespace.ProcPath(c.pid, namespace.Network), id)
+		if err != nil {
+			c.abort()
+			return nil, stepErr("network", err)
+		}
+		c.net = att
+		if err := conn.Recv(&msg); err != nil || msg.Kind != initproto.KindReady {
+			c.abort()
+			if err == nil && msg.Kind == initproto.KindError {
+				return nil, &StepError{Step: msg.Step, Err: msg.Cause()}
+			}
+			return nil, stepErr("init", fmt.Errorf("no ready from the container's init: %v %v", err, msg.Kind))
+		}
+		if err := conn.Send(initproto.Message{Kind: initproto.KindGo, Files: att.Files()}); err != nil {
+			c.abort()
+			return nil, stepErr("init", err)
+		}
+	}
 	err = conn.Recv(&msg)
 	switch {
 	case cfg.Init && err == nil && msg.Kind == initproto.KindStarted:
@@ -259,6 +347,63 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 	go c.reap(t0, conn, parentSock, cfg.Init)
 	go c.watch(ctx)
 	return c, nil
+}
+
+// callerNetHost is the host side of bridge networking in the caller's own
+// network namespace: opened on first use, shared by every container of the
+// process for its whole life (netsetup.Host is safe for concurrent use). The
+// first use also reclaims what crashed processes left (leases, veths, rules).
+var callerNetHost struct {
+	sync.Mutex
+	h *netsetup.Host
+}
+
+func sharedNetHost(ctx context.Context, cfg netsetup.Config) (*netsetup.Host, error) {
+	callerNetHost.Lock()
+	defer callerNetHost.Unlock()
+	if callerNetHost.h != nil {
+		return callerNetHost.h, nil
+	}
+	h, err := netsetup.OpenHost("")
+	if err != nil {
+		return nil, err
+	}
+	cfg.Host = h
+	if err := netsetup.Cleanup(ctx, cfg); err != nil {
+		h.Close()
+		return nil, fmt.Errorf("reclaim leftovers: %w", err)
+	}
+	callerNetHost.h = h
+	return h, nil
+}
+
+// securityPlan compiles the spec's security settings (the seccomp filter is
+// compiled once per distinct profile and process).
+func securityPlan(spec *specs.Spec) (*security.Plan, error) {
+	seccomp, err := resolveSeccomp(spec)
+	if err != nil {
+		return nil, err
+	}
+	lin := *spec.Linux
+	lin.Seccomp = seccomp
+	var opts []security.Option
+	ll, err := landlockPolicy(spec)
+	if err != nil {
+		return nil, err
+	}
+	if ll != nil {
+		opts = append(opts, security.WithLandlock(ll))
+	}
+	return security.Prepare(spec.Process, &lin, opts...)
+}
+
+// specForInit leaves out what the init gets compiled (the seccomp profile).
+func specForInit(spec *specs.Spec) *specs.Spec {
+	s := *spec
+	lin := *spec.Linux
+	lin.Seccomp = nil
+	s.Linux = &lin
+	return &s
 }
 
 // startInit forks the init. Joining namespaces by path and premounting the
@@ -314,9 +459,9 @@ func chownToContainerRoot(spec *specs.Spec, dirs ...string) error {
 	return nil
 }
 
-// abort kills a half-started init and reaps it.
+// abort kills a half-started container and reaps its init.
 func (c *Container) abort() {
-	c.cmd.Process.Kill()
+	c.kill(Killed)
 	c.cmd.Wait()
 }
 
@@ -351,8 +496,16 @@ func (c *Container) reap(t0 time.Time, conn *initproto.Conn, sock *os.File, with
 	default:
 		res.Reason, res.ExitCode = Exited, status.ExitStatus()
 	}
+	if c.cg != nil {
+		// As docker's OOMKilled: the OOM killer ended a process of the
+		// container, whether the first process or one of its children (a
+		// shell then exits 137 on its own).
+		if oom, _ := c.cg.OOMKilled(); oom {
+			res.Reason = OOMKilled
+		}
+	}
 	c.mu.Lock()
-	if c.reason != "" {
+	if c.reason != "" && res.Reason != OOMKilled {
 		res.Reason = c.reason
 	}
 	c.result = res
@@ -396,6 +549,24 @@ func (c *Container) Spec() *specs.Spec { s, _ := copySpec(c.spec); return s }
 // one's namespace of type t (WithJoinNamespace), valid while it runs.
 func (c *Container) NamespacePath(t specs.LinuxNamespaceType) string {
 	return namespace.ProcPath(c.pid, t)
+}
+
+// IPAddress returns the container's address on its bridge (the zero Addr
+// unless it uses bridge networking).
+func (c *Container) IPAddress() netip.Addr {
+	if c.net == nil {
+		return netip.Addr{}
+	}
+	return c.net.Address().Addr()
+}
+
+// Gateway returns the bridge's address, the container's default route (the
+// zero Addr unless it uses bridge networking).
+func (c *Container) Gateway() netip.Addr {
+	if c.net == nil {
+		return netip.Addr{}
+	}
+	return c.net.Gateway()
 }
 
 // LayerDir returns the directory of the writable layer ("" without one). With
@@ -468,6 +639,34 @@ func (c *Container) kill(reason Reason) {
 		unix.Kill(-c.pid, unix.SIGKILL)
 	}
 	c.cmd.Process.Kill()
+	if c.cg != nil {
+		// Also the processes that left the init's process tree.
+		c.cg.Kill()
+	}
+}
+
+// Stats returns the container's resource usage from its cgroup.
+func (c *Container) Stats() (*cgroup.Stats, error) {
+	if c.cg == nil {
+		return nil, fmt.Errorf("container %s has no cgroup (set a limit or WithCgroup): %w", c.id, ErrNotSupported)
+	}
+	return c.cg.Stats()
+}
+
+// Pause freezes every process of the container (cgroup freezer).
+func (c *Container) Pause() error {
+	if c.cg == nil {
+		return fmt.Errorf("container %s has no cgroup (set a limit or WithCgroup): %w", c.id, ErrNotSupported)
+	}
+	return c.cg.Freeze()
+}
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	if c.cg == nil {
+		return fmt.Errorf("container %s has no cgroup (set a limit or WithCgroup): %w", c.id, ErrNotSupported)
+	}
+	return c.cg.Thaw()
 }
 
 // Delete kills the container if it still runs and releases everything it
@@ -497,6 +696,15 @@ func (c *Container) Close() error { return c.Delete() }
 // failing Start.
 func (c *Container) release() error {
 	var errs []error
+	if c.net != nil {
+		errs = append(errs, c.net.Release())
+	}
+	if c.netHost != nil {
+		errs = append(errs, c.netHost.Close())
+	}
+	if c.cg != nil {
+		errs = append(errs, c.cg.Destroy())
+	}
 	if c.writable != nil && !c.keep {
 		errs = append(errs, c.writable.Remove())
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/cocoonrt/container/internal/initproto"
 	"github.com/cocoonrt/container/namespace"
 	"github.com/cocoonrt/container/rootfs"
+	"github.com/cocoonrt/container/security"
 )
 
 // Init must be the first call in main (and in TestMain). In the normal program
@@ -76,17 +77,45 @@ func runInit() int {
 		}
 		return 125
 	}
-	path, e := setupContainer(&cfg)
+	// With WaitForGo the parent wires the network while this init mounts the
+	// root filesystem; the init waits for it before pivot_root (the network's
+	// files go into the root), or after setup when there is no root to build.
+	waited := false
+	waitForGo := func() (map[string][]byte, error) {
+		waited = true
+		if err := conn.Send(initproto.Message{Kind: initproto.KindReady}); err != nil {
+			return nil, err
+		}
+		var msg initproto.Message
+		if err := conn.Recv(&msg); err != nil {
+			return nil, err
+		}
+		if msg.Kind != initproto.KindGo {
+			return nil, fmt.Errorf("parent sent %q instead of go", msg.Kind)
+		}
+		return msg.Files, nil
+	}
+	if !cfg.WaitForGo {
+		waitForGo = nil
+	}
+	path, e := setupContainer(&cfg, waitForGo)
 	if e != nil {
 		return fail(e)
 	}
-	if cfg.WaitForGo {
-		if err := conn.Send(initproto.Message{Kind: initproto.KindReady}); err != nil {
-			return 125
+	if cfg.WaitForGo && !waited {
+		if _, err := waitForGo(); err != nil {
+			return fail(&initError{"wait for parent", err})
 		}
-		var msg initproto.Message
-		if err := conn.Recv(&msg); err != nil || msg.Kind != initproto.KindGo {
-			return 125
+	}
+	if cfg.Security != nil {
+		// Last: after this the init has only what the workload may have.
+		if err := cfg.Security.Apply(); err != nil {
+			step := "security"
+			var ae *security.ApplyError
+			if errors.As(err, &ae) {
+				step = ae.Step
+			}
+			return fail(&initError{step, err})
 		}
 	}
 	p := cfg.Spec.Process
@@ -99,7 +128,7 @@ func runInit() int {
 
 // setupContainer runs every step that needs privileges, in runc's order, and
 // returns the resolved path of the workload.
-func setupContainer(cfg *initproto.Config) (string, *initError) {
+func setupContainer(cfg *initproto.Config, beforePivot func() (map[string][]byte, error)) (string, *initError) {
 	spec := cfg.Spec
 	nss := spec.Linux.Namespaces
 	if cfg.UnshareCgroup {
@@ -140,6 +169,7 @@ func setupContainer(cfg *initproto.Config) (string, *initError) {
 			NoPivot:       spec.Annotations[AnnotationNoPivot] == "true",
 			UserNS:        namespace.Has(nss, namespace.User),
 			CgroupNS:      namespace.Has(nss, namespace.Cgroup),
+			BeforePivot:   beforePivot,
 		}
 		if spec.Root != nil {
 			rc.Root, rc.Readonly = spec.Root.Path, spec.Root.Readonly
@@ -168,9 +198,6 @@ func setupContainer(cfg *initproto.Config) (string, *initError) {
 	p := spec.Process
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return "", &initError{"chdir " + p.Cwd, err}
-	}
-	if err := switchUser(p.User); err != nil {
-		return "", &initError{"user", err}
 	}
 	path, err := lookPath(p.Args[0], p.Env)
 	if err != nil {
@@ -202,28 +229,6 @@ func writeSysctl(key, value string) error {
 		return fmt.Errorf("invalid sysctl name %q", key)
 	}
 	return os.WriteFile(filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/")), []byte(value), 0)
-}
-
-// switchUser sets the workload's groups and IDs. The Go runtime applies
-// these syscalls to every thread of the process.
-func switchUser(u specs.User) error {
-	if u.UID == 0 && u.GID == 0 && len(u.AdditionalGids) == 0 {
-		return nil
-	}
-	groups := make([]int, len(u.AdditionalGids))
-	for i, g := range u.AdditionalGids {
-		groups[i] = int(g)
-	}
-	if err := syscall.Setgroups(groups); err != nil && !(errors.Is(err, unix.EPERM) && len(groups) == 0) {
-		return fmt.Errorf("setgroups: %w", err)
-	}
-	if err := syscall.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
-		return fmt.Errorf("setresgid %d: %w", u.GID, err)
-	}
-	if err := syscall.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
-		return fmt.Errorf("setresuid %d: %w", u.UID, err)
-	}
-	return nil
 }
 
 // lookPath resolves the workload like execvp, with the container's PATH.

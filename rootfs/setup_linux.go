@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,10 @@ type Config struct {
 	// Files are written into the new root before pivot_root (e.g.
 	// /etc/hostname, /etc/hosts, /etc/resolv.conf), replacing what the layers hold.
 	Files map[string][]byte
+	// BeforePivot, when set, runs once everything is mounted, right before
+	// the files are written; the files it returns are added to Files. The
+	// container's init waits there for its parent's network wiring.
+	BeforePivot func() (map[string][]byte, error)
 }
 
 // Setup builds the root filesystem and moves the calling process into it. It
@@ -97,7 +102,21 @@ func Setup(cfg *Config) error {
 			return err
 		}
 	}
-	for name, content := range cfg.Files {
+	files := cfg.Files
+	if cfg.BeforePivot != nil {
+		extra, err := cfg.BeforePivot()
+		if err != nil {
+			return err
+		}
+		if len(extra) > 0 {
+			files = maps.Clone(files)
+			if files == nil {
+				files = map[string][]byte{}
+			}
+			maps.Copy(files, extra)
+		}
+	}
+	for name, content := range files {
 		if err := writeFile(rootDir, name, content); err != nil {
 			return err
 		}
@@ -653,6 +672,10 @@ func hide(root *os.File, dir string) error {
 	return nil
 }
 
+// writeFile replaces name in the root with content. Where the container may
+// not write there (a user namespace whose root does not own the layer's
+// /etc), the content is staged in the container's /dev tmpfs and bind-mounted
+// over the existing file instead, as docker mounts /etc/hostname.
 func writeFile(root *os.File, name string, content []byte) error {
 	parent, base := filepath.Split(filepath.Clean("/" + name))
 	dir, err := pathrs.MkdirAllHandle(root, parent, 0o755)
@@ -660,23 +683,56 @@ func writeFile(root *os.File, name string, content []byte) error {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	defer dir.Close()
-	// Replace rather than write through: the name may be a symlink planted in a layer.
-	if err := unix.Unlinkat(int(dir.Fd()), base, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	fd, err := unix.Openat(int(dir.Fd()), base, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	f := os.NewFile(uintptr(fd), name)
-	_, err = f.Write(content)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	err = replaceAt(int(dir.Fd()), base, content)
+	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS) {
+		err = bindContent(root, name, content)
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return nil
+}
+
+// replaceAt unlinks base (never writing through a symlink planted in a
+// layer) and creates it anew with content.
+func replaceAt(dirfd int, base string, content []byte) error {
+	if err := unix.Unlinkat(dirfd, base, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	fd, err := unix.Openat(dirfd, base, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), base)
+	_, err = f.Write(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func bindContent(root *os.File, name string, content []byte) error {
+	dev, err := pathrs.OpenatInRoot(root, "/dev")
+	if err != nil {
+		return fmt.Errorf("stage in /dev: %w", err)
+	}
+	defer dev.Close()
+	staged := ".cocoon-" + filepath.Base(name)
+	if err := replaceAt(int(dev.Fd()), staged, content); err != nil {
+		return fmt.Errorf("stage in /dev: %w", err)
+	}
+	defer unix.Unlinkat(int(dev.Fd()), staged, 0)
+	src, err := unix.Openat(int(dev.Fd()), staged, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(src)
+	target, err := openTarget(root, name, true)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	return unix.Mount(fmt.Sprintf("/proc/self/fd/%d", src), fdPath(target), "", unix.MS_BIND, "")
 }
 
 // pivotInto makes root the process's "/" and detaches the old root, the

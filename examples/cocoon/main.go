@@ -26,6 +26,7 @@ import (
 
 	"github.com/cocoonrt/container"
 	"github.com/cocoonrt/container/namespace"
+	"github.com/cocoonrt/container/security"
 )
 
 func main() {
@@ -54,6 +55,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		env, tmpfs, volumes, layers multi
+		capAdd, capDrop, ulimits    multi
+		landlockRO, landlockRW      multi
 		hostname                    = fs.String("hostname", "", "hostname inside the container")
 		workdir                     = fs.String("workdir", "", "working directory inside the container")
 		user                        = fs.String("user", "", "UID[:GID] to run the command as")
@@ -64,11 +67,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		netMode                     = fs.String("net", "loopback", "network: none (lo down) or loopback (lo up)")
 		userns                      = fs.Bool("userns", false, "run in a new user namespace (root inside is unprivileged outside)")
 		debug                       = fs.Bool("debug", false, "log the container's lifecycle to stderr")
+		memory                      = fs.String("memory", "", "memory limit, e.g. 64m (swap included)")
+		cpus                        = fs.Float64("cpus", 0, "CPU limit in cores, e.g. 0.5")
+		pids                        = fs.Int64("pids", 0, "limit on processes and threads")
+		cpuset                      = fs.String("cpuset", "", "CPUs to run on, e.g. 0 or 0-1")
+		seccompOpt                  = fs.String("seccomp", "default", "seccomp profile: default (Docker's), unconfined, or a JSON FILE")
+		privileged                  = fs.Bool("privileged", false, "DANGEROUS: every capability, no seccomp, no masked paths; the container's root can take over the host")
 	)
 	fs.Var(&env, "env", "KEY=VALUE environment variable (repeatable)")
 	fs.Var(&layers, "layer", "read-only layer directory, lowest first (repeatable)")
 	fs.Var(&tmpfs, "tmpfs", "PATH[:size=N] mount a tmpfs (repeatable)")
 	fs.Var(&volumes, "v", "HOST:CTR[:ro] bind mount (repeatable)")
+	fs.Var(&capAdd, "cap-add", "add a capability, e.g. NET_ADMIN or ALL (repeatable)")
+	fs.Var(&capDrop, "cap-drop", "drop a capability, e.g. NET_RAW or ALL (repeatable)")
+	fs.Var(&ulimits, "ulimit", "NAME=SOFT[:HARD] resource limit, e.g. nofile=1024:1024 (repeatable)")
+	fs.Var(&landlockRO, "landlock-ro", "with Landlock, allow reading PATH (repeatable; any landlock flag denies the rest)")
+	fs.Var(&landlockRW, "landlock-rw", "with Landlock, allow reading and writing PATH (repeatable)")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args[1:]); err != nil {
 		return 125
@@ -114,6 +128,60 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		b.WithUserNamespace(nil, nil)
 	}
 	b.WithNetwork(*netMode)
+	if *privileged {
+		b.WithPrivileged()
+	}
+	switch *seccompOpt {
+	case "default":
+	case "unconfined":
+		b.WithSeccomp(nil)
+	default:
+		body, err := os.ReadFile(*seccompOpt)
+		if err != nil {
+			return fail(stderr, fmt.Errorf("--seccomp: %w", err))
+		}
+		spec, err := b.Spec()
+		if err != nil {
+			return fail(stderr, err)
+		}
+		profile, err := security.LoadSeccompProfile(body, spec.Process.Capabilities.Bounding)
+		if err != nil {
+			return fail(stderr, fmt.Errorf("--seccomp %s: %w", *seccompOpt, err))
+		}
+		b.WithSeccomp(profile)
+	}
+	if len(capAdd) > 0 {
+		b.WithCapAdd(capAdd...)
+	}
+	if len(capDrop) > 0 {
+		b.WithCapDrop(capDrop...)
+	}
+	for _, u := range ulimits {
+		r, err := security.ParseUlimit(u)
+		if err != nil {
+			return fail(stderr, fmt.Errorf("--ulimit: %w", err))
+		}
+		b.WithRlimit(r.Type, r.Soft, r.Hard)
+	}
+	if len(landlockRO) > 0 || len(landlockRW) > 0 {
+		b.WithLandlock(landlockRO, landlockRW, true)
+	}
+	if *memory != "" {
+		n, err := parseSize(*memory)
+		if err != nil {
+			return fail(stderr, fmt.Errorf("--memory: %w", err))
+		}
+		b.WithMemoryLimit(n)
+	}
+	if *cpus != 0 {
+		b.WithCPULimit(*cpus)
+	}
+	if *pids != 0 {
+		b.WithPidsLimit(*pids)
+	}
+	if *cpuset != "" {
+		b.WithCPUSet(*cpuset)
+	}
 	for _, t := range tmpfs {
 		path, opt, _ := strings.Cut(t, ":")
 		var size int64

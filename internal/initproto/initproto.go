@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/cocoonrt/container/rootfs"
+	"github.com/cocoonrt/container/security"
 )
 
 // Arg0 is the argv[0] of a re-executed init. container.Init dispatches on it.
@@ -42,6 +43,8 @@ type Config struct {
 	// Init makes the init stay as PID 1: it forks the workload, reaps orphans
 	// and forwards signals.
 	Init bool `json:"init,omitempty"`
+	// Security is what the init enforces last, right before execve.
+	Security *security.Plan `json:"security,omitempty"`
 	// UnshareCgroup asks the init to create its cgroup namespace itself, after
 	// the parent attached it to its cgroup (v1 placement happens after clone).
 	UnshareCgroup bool `json:"unshareCgroup,omitempty"`
@@ -60,13 +63,18 @@ type Message struct {
 	Pid int `json:"pid,omitempty"`
 	// Exited: the wait status as the kernel reports it.
 	Status int `json:"status,omitempty"`
+	// Go: files to write into the container's root before pivot_root
+	// (/etc/resolv.conf, /etc/hosts, /etc/hostname of its network).
+	Files map[string][]byte `json:"files,omitempty"`
 }
 
 // Sentinels are the sentinel errors that keep their identity across the
 // protocol, so that errors.Is works in the parent on what failed in the init.
 var Sentinels = map[string]error{
-	"rootfs.unsafe-path": rootfs.ErrUnsafePath,
-	"rootfs.pivot-root":  rootfs.ErrPivotRoot,
+	"rootfs.unsafe-path":     rootfs.ErrUnsafePath,
+	"rootfs.pivot-root":      rootfs.ErrPivotRoot,
+	"security.not-supported": security.ErrNotSupported,
+	"security.invalid":       security.ErrInvalid,
 }
 
 // remoteError keeps the init's message text, its errno and sentinel, so that
