@@ -239,7 +239,8 @@ func TestMemoryLimitOOMKill(t *testing.T) {
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, st.OOMKills, uint64(1))
 	assert.GreaterOrEqual(t, st.MemoryPeak, uint64(24<<20), "peak should be near the limit")
-	assert.LessOrEqual(t, st.MemoryPeak, uint64(32<<20))
+	// The charge may overshoot the limit by a page or so before reclaim.
+	assert.LessOrEqual(t, st.MemoryPeak, uint64(32<<20+64<<10))
 	if h.Mode == cgroup.Unified {
 		b, err := os.ReadFile(filepath.Join(h.UnifiedMount, cg.Path(), "memory.events"))
 		require.NoError(t, err)
@@ -377,7 +378,7 @@ func TestDestroyKillsStrays(t *testing.T) {
 func TestStats(t *testing.T) {
 	host(t)
 	cg := newCgroup(t, &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(64 << 20)}})
-	start(t, cg, nil, "/bin/sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 600")
+	start(t, cg, nil, "/bin/sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 600 & wait")
 	require.Eventually(t, func() bool {
 		st, err := cg.Stats()
 		require.NoError(t, err)
