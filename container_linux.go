@@ -155,11 +155,20 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 		}
 	}()
 
+	lap := func(step string) {
+		if c.logger.Enabled(ctx, slog.LevelDebug) {
+			c.logger.Debug("start step done", "step", step, "since start", time.Since(t0))
+		}
+	}
 	plan, err := securityPlan(spec)
 	if err != nil {
 		return nil, stepErr("security", err)
 	}
+	lap("security plan")
 	cfg := &initproto.Config{Kind: initproto.KindConfig, Spec: specForInit(spec), Security: plan, Init: spec.Annotations[AnnotationInit] == "true"}
+	if spec.Annotations[AnnotationRootfs] != "" && hasNew(nss, namespace.Cgroup) {
+		cfg.CgroupHierarchies, _ = cgroupLayout() // on error the init reads it itself
+	}
 	switch spec.Annotations[AnnotationRootfs] {
 	case RootfsHost, RootfsLayers:
 		lowers := []string{"/"}
@@ -222,6 +231,7 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 		c.cg = cg
 	}
 
+	lap("rootfs, network and cgroup preparation")
 	exe, err := protectedExe()
 	if err != nil {
 		return nil, stepErr("init binary", err)
@@ -244,7 +254,7 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 	cmd := &exec.Cmd{
 		Path:       exePath(exe),
 		Args:       []string{initproto.Arg0},
-		Env:        []string{},
+		Env:        initEnv(cfg.Init),
 		Dir:        "/",
 		Stdin:      b.stdin,
 		Stdout:     b.stdout,
@@ -289,6 +299,7 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 	}
 	c.pid = cmd.Process.Pid
 	childSock.Close()
+	lap("init forked")
 	if c.cg != nil && c.cg.PlacementFD() < 0 {
 		// cgroup v1: placed after clone, before the init reads its config
 		// (it waits for it), so nothing of the container runs unlimited.
@@ -305,6 +316,7 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 		c.abort()
 		return nil, stepErr("send config", err)
 	}
+	lap("config sent")
 	var msg initproto.Message
 	if netCfg != nil {
 		// The init builds its root meanwhile and waits before pivot_root.
@@ -436,6 +448,21 @@ func startInit(cmd *exec.Cmd, nss []specs.LinuxNamespace, layers *rootfs.Layers,
 		errc <- err
 	}()
 	return <-errc
+}
+
+// cgroupLayout is the host's cgroup hierarchies, read once per process.
+var cgroupLayout = sync.OnceValues(rootfs.Hierarchies)
+
+// initEnv is the init's environment (the workload's comes from the spec):
+// settings for its Go runtime only. One P and no cgroup-aware GOMAXPROCS
+// (which parses /proc/self/mountinfo at start-up) make the runtime start
+// faster; an init that execs the workload within milliseconds needs no GC.
+func initEnv(stays bool) []string {
+	env := []string{"GOMAXPROCS=1", "GODEBUG=cgroupgomaxprocs=0,updatemaxprocs=0"}
+	if !stays {
+		env = append(env, "GOGC=off")
+	}
+	return env
 }
 
 // chownToContainerRoot gives the writable layer to the container's root when

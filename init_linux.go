@@ -170,6 +170,8 @@ func setupContainer(cfg *initproto.Config, beforePivot func() (map[string][]byte
 			UserNS:        namespace.Has(nss, namespace.User),
 			CgroupNS:      namespace.Has(nss, namespace.Cgroup),
 			BeforePivot:   beforePivot,
+
+			CgroupHierarchies: cfg.CgroupHierarchies,
 		}
 		if spec.Root != nil {
 			rc.Root, rc.Readonly = spec.Root.Path, spec.Root.Readonly

@@ -48,6 +48,9 @@ type Config struct {
 	// Files are written into the new root before pivot_root (e.g.
 	// /etc/hostname, /etc/hosts, /etc/resolv.conf), replacing what the layers hold.
 	Files map[string][]byte
+	// CgroupHierarchies is the host's cgroup layout (Hierarchies); nil: read
+	// it here.
+	CgroupHierarchies []Hierarchy
 	// BeforePivot, when set, runs once everything is mounted, right before
 	// the files are written; the files it returns are added to Files. The
 	// container's init waits there for its parent's network wiring.
@@ -225,6 +228,27 @@ func PremountOverlay(l *Layers, start func() error) (restored bool, err error) {
 // symlink names.
 func openTarget(root *os.File, dest string, file bool) (*os.File, error) {
 	dest = filepath.Clean("/" + dest)
+	// Fast path, one openat2: the target exists (the common case). Resolved
+	// inside the root; O_NOFOLLOW leaves a final symlink unfollowed, so it is
+	// seen and refused below, never mounted on.
+	fd, err := unix.Openat2(int(root.Fd()), dest, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err == nil {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("mount target %s: %w", dest, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			return os.NewFile(uintptr(fd), dest), nil
+		}
+		unix.Close(fd)
+	} else if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOSYS) {
+		return nil, fmt.Errorf("mount target %s: %w", dest, err)
+	}
+	// Slow path: create what is missing, and name the symlink if there is one.
 	parent, base := filepath.Split(dest)
 	dir, err := pathrs.MkdirAllHandle(root, parent, 0o755)
 	if err != nil {
@@ -256,7 +280,7 @@ func openTarget(root *os.File, dest string, file bool) (*os.File, error) {
 		n, _ := unix.Readlinkat(int(dir.Fd()), base, link)
 		return nil, fmt.Errorf("mount target %s is a symlink (to %q): %w", dest, link[:max(n, 0)], ErrUnsafePath)
 	}
-	fd, err := unix.Openat(int(dir.Fd()), base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err = unix.Openat(int(dir.Fd()), base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("mount target %s: %w", dest, err)
 	}
@@ -404,7 +428,7 @@ func mountCgroup(root *os.File, m *specs.Mount, opts ParsedOptions, cfg *Config)
 	var sfs unix.Statfs_t
 	if err := unix.Statfs("/sys/fs/cgroup", &sfs); err == nil && sfs.Type == unix.CGROUP2_SUPER_MAGIC {
 		if !cfg.CgroupNS {
-			return bindOwnCgroup(target, m.Destination, "", "/sys/fs/cgroup", opts.Flags)
+			return bindOwnCgroup(target, m.Destination, "", "/sys/fs/cgroup")
 		}
 		if err := unix.Mount("cgroup2", fdPath(target), "cgroup2", opts.Flags, ""); err != nil {
 			return fmt.Errorf("mount cgroup2 on %s: %w", m.Destination, err)
@@ -414,19 +438,33 @@ func mountCgroup(root *os.File, m *specs.Mount, opts ParsedOptions, cfg *Config)
 	if err := unix.Mount("tmpfs", fdPath(target), "tmpfs", flags, "mode=755"); err != nil {
 		return fmt.Errorf("mount tmpfs on %s: %w", m.Destination, err)
 	}
-	hier, err := hierarchies()
+	hier := cfg.CgroupHierarchies
+	if hier == nil || !cfg.CgroupNS {
+		// Without a cgroup namespace the binds need this process's own paths.
+		if hier, err = Hierarchies(); err != nil {
+			return err
+		}
+	}
+	// The tmpfs just mounted is ours and empty: its directories are made
+	// and opened relative to it, no resolution needed.
+	tmpfs, err := openTarget(root, m.Destination, false)
 	if err != nil {
 		return err
 	}
+	defer tmpfs.Close()
 	for _, h := range hier {
-		dest := filepath.Join(m.Destination, h.dir)
-		sub, err := openTarget(root, dest, false)
-		if err != nil {
-			return err
+		dest := filepath.Join(m.Destination, h.Dir)
+		if err := unix.Mkdirat(int(tmpfs.Fd()), h.Dir, 0o755); err != nil {
+			return fmt.Errorf("mkdir %s: %w", dest, err)
 		}
+		fd, err := unix.Openat(int(tmpfs.Fd()), h.Dir, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", dest, err)
+		}
+		sub := os.NewFile(uintptr(fd), dest)
 		if cfg.CgroupNS {
-			typ, data := "cgroup", h.controllers
-			if h.controllers == "" {
+			typ, data := "cgroup", h.Controllers
+			if h.Controllers == "" {
 				typ = "cgroup2"
 			}
 			err = unix.Mount("cgroup", fdPath(sub), typ, opts.Flags, data)
@@ -434,7 +472,7 @@ func mountCgroup(root *os.File, m *specs.Mount, opts ParsedOptions, cfg *Config)
 				err = fmt.Errorf("mount %s (%s) on %s: %w", typ, data, dest, err)
 			}
 		} else {
-			err = bindOwnCgroup(sub, dest, h.path, filepath.Join("/sys/fs/cgroup", h.dir), opts.Flags)
+			err = bindOwnCgroup(sub, dest, h.Path, filepath.Join("/sys/fs/cgroup", h.Dir))
 		}
 		sub.Close()
 		if err != nil {
@@ -450,7 +488,7 @@ func mountCgroup(root *os.File, m *specs.Mount, opts ParsedOptions, cfg *Config)
 // bindOwnCgroup binds the process's own cgroup directory of a hierarchy
 // mounted at hostMount: without a cgroup namespace a fresh cgroup mount would
 // show the host's whole tree.
-func bindOwnCgroup(target *os.File, dest, own, hostMount string, flags uintptr) error {
+func bindOwnCgroup(target *os.File, dest, own, hostMount string) error {
 	src := filepath.Join(hostMount, own)
 	if own == "" {
 		src = hostMount
@@ -461,32 +499,33 @@ func bindOwnCgroup(target *os.File, dest, own, hostMount string, flags uintptr) 
 	if err := unix.Mount(src, fdPath(target), "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind %s on %s: %w", src, dest, err)
 	}
-	_ = flags
 	return nil
 }
 
 func ownCgroup2() (string, error) {
-	h, err := hierarchies()
+	h, err := Hierarchies()
 	if err != nil {
 		return "", err
 	}
 	for _, x := range h {
-		if x.controllers == "" {
-			return x.path, nil
+		if x.Controllers == "" {
+			return x.Path, nil
 		}
 	}
 	return "/", nil
 }
 
-type hierarchy struct {
-	controllers string // "cpu,cpuacct", "name=systemd", "" for v2
-	dir         string // directory name under /sys/fs/cgroup
-	path        string // the process's cgroup in it
+// Hierarchy is one cgroup hierarchy of the process, as the host mounts it.
+type Hierarchy struct {
+	Controllers string `json:"controllers"` // "cpu,cpuacct", "name=systemd", "" for v2
+	Dir         string `json:"dir"`         // directory name under /sys/fs/cgroup
+	Path        string `json:"path"`        // the process's cgroup in it
 }
 
-// hierarchies lists the process's cgroup hierarchies from /proc/self/cgroup,
-// each with the directory the host mounts it on.
-func hierarchies() ([]hierarchy, error) {
+// Hierarchies lists the process's cgroup hierarchies from /proc/self/cgroup,
+// each with the directory the host mounts it on. The parent reads it once
+// and passes it in Config.CgroupHierarchies, sparing every init the parse.
+func Hierarchies() ([]Hierarchy, error) {
 	f, err := os.Open("/proc/self/cgroup")
 	if err != nil {
 		return nil, err
@@ -496,19 +535,19 @@ func hierarchies() ([]hierarchy, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []hierarchy
+	var out []Hierarchy
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		parts := strings.SplitN(s.Text(), ":", 3)
 		if len(parts) != 3 {
 			continue
 		}
-		h := hierarchy{controllers: parts[1], path: parts[2]}
-		dir, ok := mounts[h.controllers]
+		h := Hierarchy{Controllers: parts[1], Path: parts[2]}
+		dir, ok := mounts[h.Controllers]
 		if !ok {
 			continue // not mounted on the host: nothing to show
 		}
-		h.dir = dir
+		h.Dir = dir
 		out = append(out, h)
 	}
 	return out, s.Err()
@@ -618,7 +657,7 @@ func makeDevice(root *os.File, d specs.LinuxDevice, userNS bool) error {
 		perm = uint32(d.FileMode.Perm())
 	}
 	parent, base := filepath.Split(filepath.Clean(d.Path))
-	dir, err := pathrs.MkdirAllHandle(root, parent, 0o755)
+	dir, err := openTarget(root, parent, false)
 	if err != nil {
 		return fmt.Errorf("device %s: %w", d.Path, err)
 	}

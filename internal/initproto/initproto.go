@@ -45,6 +45,8 @@ type Config struct {
 	Init bool `json:"init,omitempty"`
 	// Security is what the init enforces last, right before execve.
 	Security *security.Plan `json:"security,omitempty"`
+	// CgroupHierarchies is the host's cgroup layout, read once by the parent.
+	CgroupHierarchies []rootfs.Hierarchy `json:"cgroupHierarchies,omitempty"`
 	// UnshareCgroup asks the init to create its cgroup namespace itself, after
 	// the parent attached it to its cgroup (v1 placement happens after clone).
 	UnshareCgroup bool `json:"unshareCgroup,omitempty"`
