@@ -241,15 +241,10 @@ func (c *Cgroup) Destroy() error {
 	if c.destroyed {
 		return nil
 	}
-	// Processes that exited are zombies whose parent has not reaped them;
-	// they no longer count as members, so rmdir succeeds without waiting for
-	// the caller's Wait.
-	if procs, err := c.d.procs(); err == nil && len(procs) > 0 {
-		c.log.Debug("cgroup: killing strays before removal", "path", c.path, "pids", procs)
-		if err := c.d.kill(); err != nil {
-			return fmt.Errorf("cgroup: destroy %s: kill strays: %w", c.path, err)
-		}
-	}
+	// The common case is an empty cgroup: try removal first and only look
+	// for strays when the kernel says busy. Exited processes are zombies
+	// that no longer count as members, so this does not wait for the
+	// caller to reap the init.
 	deadline := time.Now().Add(10 * time.Second)
 	for delay := 100 * time.Microsecond; ; delay = min(2*delay, 50*time.Millisecond) {
 		err := c.d.remove()
@@ -259,8 +254,8 @@ func (c *Cgroup) Destroy() error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("cgroup: destroy %s: %w", c.path, err)
 		}
-		// A process forked while the first kill was in flight.
 		if procs, perr := c.d.procs(); perr == nil && len(procs) > 0 {
+			c.log.Debug("cgroup: killing strays before removal", "path", c.path, "pids", procs)
 			if kerr := c.d.kill(); kerr != nil {
 				return fmt.Errorf("cgroup: destroy %s: kill strays: %w", c.path, kerr)
 			}
@@ -360,12 +355,18 @@ func readProcs(dir string) ([]int, error) {
 // deepest first (cgroupfs has no recursive removal). A dir already gone is
 // success.
 func rmdirTree(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
+	err := unix.Rmdir(dir)
+	if err == nil || err == unix.ENOENT {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("cgroup: %w", err)
+	if err != unix.EBUSY && err != unix.ENOTEMPTY {
+		return fmt.Errorf("cgroup: rmdir %s: %w", dir, err)
+	}
+	// Busy: child cgroups, or processes (then the retry fails again and
+	// the caller kills them).
+	ents, rerr := os.ReadDir(dir)
+	if rerr != nil {
+		return fmt.Errorf("cgroup: %w", rerr)
 	}
 	for _, e := range ents {
 		if e.IsDir() {

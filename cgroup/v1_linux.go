@@ -70,6 +70,13 @@ func newV1(h *Host, cfg Config, log *slog.Logger) (driver, string, error) {
 	for c, mnt := range h.V1 {
 		d.ctrl[c] = filepath.Join(mnt, parent, cfg.Name)
 	}
+	// Removal goes in this order and stops at the first busy hierarchy:
+	// the freezer last, so Destroy can still freeze and kill strays.
+	if fz, ok := d.ctrl["freezer"]; ok {
+		if i := slices.Index(d.dirs, fz); i >= 0 {
+			d.dirs = append(slices.Delete(d.dirs, i, i+1), fz)
+		}
+	}
 	return d, path.Join(parent, cfg.Name), nil
 }
 
@@ -432,12 +439,10 @@ func (d *v1) kill() error {
 }
 
 func (d *v1) remove() error {
-	var errs []error
 	for _, dir := range d.dirs {
-		errs = append(errs, rmdirTree(dir))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
+		if err := rmdirTree(dir); err != nil {
+			return err
+		}
 	}
 	if d.defaultParent {
 		for _, p := range d.parentDirs {
