@@ -335,7 +335,7 @@ func writeInitramfs(dst, work, busybox, testBin, pkgDir string, mods []string, o
 		Env:            append([]string{"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/root", "TMPDIR=/tmp"}, o.Env...),
 		Dir:            dir,
 		Modules:        guestMods,
-		TimeoutSeconds: int((o.Timeout + 15*time.Second) / time.Second),
+		TimeoutSeconds: int((o.Timeout + min(15*time.Second, max(time.Second, o.Timeout/4)) + time.Second - 1) / time.Second),
 	}
 	b, err := json.Marshal(cfg)
 	if err != nil {
