@@ -276,7 +276,7 @@ func writeFile(dir, file, val string) error {
 	f, err := os.OpenFile(p, os.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return notSupported(file, p, nil)
+			return notSupported(file, p, err)
 		}
 		return fmt.Errorf("cgroup: open %s: %w", p, err)
 	}
@@ -381,9 +381,37 @@ func rmdirTree(dir string) error {
 	return nil
 }
 
+// The shared default parent is created by New and removed by the Destroy
+// that empties it. Both hold a flock(2) on the directory above it (shared
+// in New, exclusive in removal), across goroutines and processes, so a
+// removal never lands between New's mkdir of the parent and of its child.
+func flockDir(dir string, how int) (unlock func(), err error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: open %s: %w", dir, err)
+	}
+	for {
+		err = unix.Flock(fd, how)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("cgroup: flock %s: %w", dir, err)
+	}
+	return func() { unix.Close(fd) }, nil // closing the last fd drops the lock
+}
+
 // removeIfEmpty removes a shared default parent when the last container in
 // it is gone; another container still inside (EBUSY) keeps it.
 func removeIfEmpty(dir string, log *slog.Logger) {
+	unlock, err := flockDir(filepath.Dir(dir), unix.LOCK_EX)
+	if err != nil {
+		log.Debug("cgroup: keep default parent", "dir", dir, "err", err)
+		return
+	}
+	defer unlock()
 	if err := unix.Rmdir(dir); err != nil && err != unix.ENOENT && err != unix.EBUSY && err != unix.ENOTEMPTY {
 		log.Debug("cgroup: keep default parent", "dir", dir, "err", err)
 	}
@@ -417,24 +445,32 @@ func mkdirParent(root, dir string, prepare func(string) error) error {
 	return nil
 }
 
-// mkdirRetry creates the container's own directory. A concurrent Destroy of
-// the last sibling can remove a shared default parent between mkdirParent
-// and this mkdir; recreate the parent and try again.
-func mkdirRetry(root, dir string, prepare func(string) error) error {
-	for i := 0; ; i++ {
-		if err := mkdirParent(root, filepath.Dir(dir), prepare); err != nil {
+// mkdirCgroup creates the container's directory dir and its missing
+// ancestors below root, under the shared lock when the parent is the shared
+// default one. parentReady (if any) runs between the parent's creation and
+// the child's, under the same lock.
+func mkdirCgroup(root, dir string, sharedParent bool, prepare func(string) error, parentReady func() error) error {
+	if sharedParent {
+		unlock, err := flockDir(filepath.Dir(filepath.Dir(dir)), unix.LOCK_SH)
+		if err != nil {
 			return err
 		}
-		err := unix.Mkdir(dir, 0o755)
-		switch {
-		case err == nil:
-			return nil
-		case err == unix.EEXIST:
-			return fmt.Errorf("cgroup: %s: %w", dir, ErrExists)
-		case err == unix.ENOENT && i < 3:
-			continue
-		default:
-			return fmt.Errorf("cgroup: mkdir %s: %w", dir, err)
+		defer unlock()
+	}
+	if err := mkdirParent(root, filepath.Dir(dir), prepare); err != nil {
+		return err
+	}
+	if parentReady != nil {
+		if err := parentReady(); err != nil {
+			return err
 		}
+	}
+	switch err := unix.Mkdir(dir, 0o755); err {
+	case nil:
+		return nil
+	case unix.EEXIST:
+		return fmt.Errorf("cgroup: %s: %w", dir, ErrExists)
+	default:
+		return fmt.Errorf("cgroup: mkdir %s: %w", dir, err)
 	}
 }

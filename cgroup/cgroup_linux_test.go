@@ -509,3 +509,34 @@ func cmdInCgroup(fd int, argv ...string) *exec.Cmd {
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
 	return cmd
 }
+
+// TestConcurrentDefaultParent creates and destroys cgroups from several
+// goroutines at once: the shared default parent is removed by whichever
+// Destroy empties it and recreated by the next New, and neither may fail.
+func TestConcurrentDefaultParent(t *testing.T) {
+	host(t)
+	testutil.CheckLeaks(t)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 25 {
+				cg, err := cgroup.New(cgroup.Config{Name: name(t), Resources: &specs.LinuxResources{
+					Memory: &specs.LinuxMemory{Limit: i64(64 << 20)},
+					CPU:    &specs.LinuxCPU{Cpus: "0"},
+				}})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if err := cg.Destroy(); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		assert.NoError(t, <-errs)
+	}
+}

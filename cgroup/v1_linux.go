@@ -57,7 +57,7 @@ func newV1(h *Host, cfg Config, log *slog.Logger) (driver, string, error) {
 			prepare = inheritCpuset
 		}
 		d.parentDirs = append(d.parentDirs, filepath.Dir(dir))
-		if err := mkdirRetry(mnt, dir, prepare); err != nil {
+		if err := mkdirCgroup(mnt, dir, d.defaultParent, prepare, nil); err != nil {
 			return nil, "", errors.Join(err, d.remove())
 		}
 		d.dirs = append(d.dirs, dir)
@@ -91,10 +91,12 @@ func inheritCpuset(dir string) error {
 		if cur != "" {
 			continue
 		}
-		v, err := readString(filepath.Dir(dir), f)
+		parent := filepath.Dir(dir)
+		v, err := readString(parent, f)
 		if err != nil {
 			return err
 		}
+
 		if err := writeFile(dir, f, v); err != nil {
 			return err
 		}

@@ -79,24 +79,10 @@ func newV2(h *Host, cfg Config, log *slog.Logger) (driver, string, error) {
 		log:           log,
 	}
 	cgp := path.Join(parent, cfg.Name)
-	for i := 0; ; i++ {
-		if err := mkdirParent(mnt, d.parentDir, nil); err != nil {
-			return nil, "", d.undo(err)
-		}
-		if err := delegate(mnt, start, parent); err != nil {
-			return nil, "", d.undo(err)
-		}
-		err := unix.Mkdir(d.dir, 0o755)
-		if err == unix.ENOENT && i < 3 {
-			continue // a concurrent Destroy removed the shared default parent
-		}
-		if err == unix.EEXIST {
-			return nil, "", d.undo(fmt.Errorf("cgroup: %s: %w", d.dir, ErrExists))
-		}
-		if err != nil {
-			return nil, "", d.undo(fmt.Errorf("cgroup: mkdir %s: %w", d.dir, err))
-		}
-		break
+	// The child inherits the parent's subtree_control at mkdir: delegate
+	// first, under the lock that keeps the shared parent from going away.
+	if err := mkdirCgroup(mnt, d.dir, d.defaultParent, nil, func() error { return delegate(mnt, start, parent) }); err != nil {
+		return nil, "", d.undo(err)
 	}
 	fd, err := unix.Open(d.dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
