@@ -51,6 +51,7 @@ type Container struct {
 	// Resources the container owns, released by Delete.
 	writable *rootfs.Writable
 	keep     bool
+	stateDir string // the container's own state directory, when it has no writable layer
 	cg       *cgroup.Cgroup
 	net      *netsetup.Attachment
 	netHost  *netsetup.Host // opened for this container only (WithNetworkHostNS)
@@ -355,6 +356,10 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 		return nil, stepErr("init", fmt.Errorf("unexpected message %q", msg.Kind))
 	}
 	closeParent = false
+	if err := c.record(stateDir, t0); err != nil {
+		c.abort()
+		return nil, stepErr("state", err)
+	}
 	c.logger.Debug("container started", "pid", c.pid, "took", time.Since(t0))
 	go c.reap(t0, conn, parentSock, cfg.Init)
 	go c.watch(ctx)
@@ -463,6 +468,26 @@ func initEnv(stays bool) []string {
 		env = append(env, "GOGC=off")
 	}
 	return env
+}
+
+// record writes the container's Record into its state directory, created
+// here when the container has no writable layer; Delete removes it.
+func (c *Container) record(stateDir string, t0 time.Time) error {
+	dir := filepath.Join(stateDir, "containers", c.id)
+	if c.writable == nil {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o711); err != nil {
+			return err
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return err
+		}
+		c.stateDir = dir
+	}
+	start, err := pidStart(c.pid)
+	if err != nil {
+		return err
+	}
+	return writeRecord(dir, &Record{ID: c.id, Pid: c.pid, PidStart: start, Created: t0})
 }
 
 // chownToContainerRoot gives the writable layer to the container's root when
@@ -719,6 +744,13 @@ func (c *Container) Delete() error {
 // Close is Delete, for io.Closer.
 func (c *Container) Close() error { return c.Delete() }
 
+func ignoreNotExist(err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
 // release frees what the container owns. Called once, by Delete or by a
 // failing Start.
 func (c *Container) release() error {
@@ -732,8 +764,16 @@ func (c *Container) release() error {
 	if c.cg != nil {
 		errs = append(errs, c.cg.Destroy())
 	}
-	if c.writable != nil && !c.keep {
-		errs = append(errs, c.writable.Remove())
+	if c.writable != nil {
+		if c.keep {
+			// The layer stays for the caller; the record of a live container does not.
+			errs = append(errs, ignoreNotExist(os.Remove(filepath.Join(c.writable.Dir, recordFile))))
+		} else {
+			errs = append(errs, c.writable.Remove())
+		}
+	}
+	if c.stateDir != "" {
+		errs = append(errs, os.RemoveAll(c.stateDir))
 	}
 	return errors.Join(errs...)
 }

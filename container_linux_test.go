@@ -428,3 +428,31 @@ func descendants(pid int) []int {
 	}
 	return out
 }
+
+func TestLookupAndReclaim(t *testing.T) {
+	testutil.RequireRoot(t)
+	b, state := newT(t, "sleep", "100")
+	c, err := b.WithID("findme").Start(context.Background())
+	require.NoError(t, err)
+	rec, err := container.Lookup(state, "findme")
+	require.NoError(t, err)
+	assert.Equal(t, c.Pid(), rec.Pid)
+	removed, err := container.Reclaim(state)
+	require.NoError(t, err)
+	assert.Empty(t, removed, "a running container was reclaimed")
+
+	// A crashed owner leaves the directory behind with a dead init in it.
+	require.NoError(t, c.Kill())
+	crashed := filepath.Join(state, "containers", "crashed")
+	require.NoError(t, os.MkdirAll(filepath.Join(crashed, "upper"), 0o700))
+	data, err := os.ReadFile(filepath.Join(state, "containers", "findme", "state.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(crashed, "state.json"), data, 0o600))
+	_, err = container.Lookup(state, "crashed")
+	assert.ErrorIs(t, err, container.ErrNotRunning)
+	removed, err = container.Reclaim(state)
+	require.NoError(t, err)
+	assert.Contains(t, removed, "crashed")
+	require.NoError(t, c.Delete())
+	assertNoContainersLeft(t, state)
+}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/cocoonrt/container"
 	"github.com/cocoonrt/container/namespace"
+	"github.com/cocoonrt/container/netsetup"
 	"github.com/cocoonrt/container/security"
 )
 
@@ -57,6 +58,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		env, tmpfs, volumes, layers multi
 		capAdd, capDrop, ulimits    multi
 		landlockRO, landlockRW      multi
+		publish, dns, egress        multi
 		hostname                    = fs.String("hostname", "", "hostname inside the container")
 		workdir                     = fs.String("workdir", "", "working directory inside the container")
 		user                        = fs.String("user", "", "UID[:GID] to run the command as")
@@ -64,7 +66,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		readOnly                    = fs.Bool("read-only", false, "make the root filesystem read-only")
 		withInit                    = fs.Bool("init", false, "run an init as PID 1 that reaps zombies and forwards signals")
 		timeout                     = fs.Duration("timeout", 0, "kill the container after this long (e.g. 10s)")
-		netMode                     = fs.String("net", "loopback", "network: none (lo down) or loopback (lo up)")
+		netMode                     = fs.String("net", "loopback", "network: none, loopback, bridge, host, container:ID or ns:PATH")
+		name                        = fs.String("name", "", "container ID (default random); others can join it with --net container:ID")
+		subnet                      = fs.String("subnet", "", "bridge subnet (default 10.77.0.0/16)")
 		userns                      = fs.Bool("userns", false, "run in a new user namespace (root inside is unprivileged outside)")
 		debug                       = fs.Bool("debug", false, "log the container's lifecycle to stderr")
 		memory                      = fs.String("memory", "", "memory limit, e.g. 64m (swap included)")
@@ -83,6 +87,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&ulimits, "ulimit", "NAME=SOFT[:HARD] resource limit, e.g. nofile=1024:1024 (repeatable)")
 	fs.Var(&landlockRO, "landlock-ro", "with Landlock, allow reading PATH (repeatable; any landlock flag denies the rest)")
 	fs.Var(&landlockRW, "landlock-rw", "with Landlock, allow reading and writing PATH (repeatable)")
+	fs.Var(&publish, "p", "[HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp] publish a port (repeatable; implies --net bridge)")
+	fs.Var(&dns, "dns", "nameserver for /etc/resolv.conf (repeatable; bridge)")
+	fs.Var(&egress, "egress-allow", "CIDR[:PORT] the only destinations allowed out (repeatable; bridge)")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args[1:]); err != nil {
 		return 125
@@ -127,7 +134,37 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *userns {
 		b.WithUserNamespace(nil, nil)
 	}
-	b.WithNetwork(*netMode)
+	if *name != "" {
+		b.WithID(*name)
+	}
+	mode, arg, err := netsetup.ParseMode(*netMode)
+	if err != nil {
+		return fail(stderr, fmt.Errorf("--net: %w", err))
+	}
+	switch mode {
+	case netsetup.ModeContainer:
+		rec, err := container.Lookup("", arg)
+		if err != nil {
+			return fail(stderr, fmt.Errorf("--net %s: %w", *netMode, err))
+		}
+		b.WithJoinNamespace(namespace.Network, fmt.Sprintf("/proc/%d/ns/net", rec.Pid))
+	case netsetup.ModeNS:
+		b.WithJoinNamespace(namespace.Network, arg)
+	default:
+		b.WithNetwork(string(mode))
+	}
+	if len(publish) > 0 {
+		b.WithPublish(publish...)
+	}
+	if *subnet != "" {
+		b.WithBridge("", *subnet)
+	}
+	if len(dns) > 0 {
+		b.WithDNS(dns...)
+	}
+	if len(egress) > 0 {
+		b.WithEgressAllow(egress...)
+	}
 	if *privileged {
 		b.WithPrivileged()
 	}
@@ -216,12 +253,32 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failStart(stderr, err)
 	}
-	// Signals to cocoon go to the container, as docker run's signal proxy does.
+	// Signals to cocoon go to the container, as docker run's signal proxy
+	// does. A workload running as PID 1 ignores SIGINT and SIGTERM unless it
+	// handles them, so after one of those the container gets 10 seconds (or
+	// a second signal) before it is killed, as docker stop does.
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	go func() {
-		for s := range sigs {
-			c.Signal(s)
+		var stopping <-chan time.Time
+		for {
+			select {
+			case s, ok := <-sigs:
+				if !ok {
+					return
+				}
+				if (s == syscall.SIGINT || s == syscall.SIGTERM) && stopping != nil {
+					c.Kill()
+					continue
+				}
+				c.Signal(s)
+				if s == syscall.SIGINT || s == syscall.SIGTERM {
+					stopping = time.After(10 * time.Second)
+				}
+			case <-stopping:
+				c.Kill()
+				stopping = nil
+			}
 		}
 	}()
 	res, err := c.Wait()
