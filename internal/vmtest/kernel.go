@@ -139,9 +139,57 @@ func resolveModules(modDir string, names []string) ([]string, error) {
 	return order, nil
 }
 
+// onDemand indexes every module below the subtrees of modDir for the
+// guest's modprobe: each with its dependencies, and the aliases the kernel
+// asks for. It returns the union of .ko files to ship.
+func onDemand(modDir string, subtrees []string) (table map[string][]string, aliases [][2]string, files []string, err error) {
+	table = map[string][]string{}
+	seen := map[string]bool{}
+	for _, sub := range subtrees {
+		err = filepath.WalkDir(filepath.Join(modDir, sub), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !strings.HasSuffix(p, ".ko") {
+				return err
+			}
+			name := modName(strings.TrimSuffix(filepath.Base(p), ".ko"))
+			order, err := resolveModules(modDir, []string{name})
+			if err != nil {
+				return err
+			}
+			table[name] = order
+			for _, f := range order {
+				if !seen[f] {
+					seen[f] = true
+					files = append(files, f)
+				}
+			}
+			as, err := moduleInfo(p, "alias")
+			for _, a := range as {
+				aliases = append(aliases, [2]string{a, name})
+			}
+			return err
+		})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return table, aliases, files, nil
+}
+
 func modName(s string) string { return strings.ReplaceAll(s, "-", "_") }
 
 func moduleDeps(ko string) ([]string, error) {
+	deps, err := moduleInfo(ko, "depends")
+	if len(deps) == 1 {
+		deps = strings.Split(deps[0], ",")
+		if deps[0] == "" {
+			deps = nil
+		}
+	}
+	return deps, err
+}
+
+// moduleInfo returns the values of key in a module's .modinfo section.
+func moduleInfo(ko, key string) ([]string, error) {
 	f, err := elf.Open(ko)
 	if err != nil {
 		return nil, fmt.Errorf("module %s: %w", ko, err)
@@ -155,13 +203,11 @@ func moduleDeps(ko string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("module %s: .modinfo: %w", ko, err)
 	}
+	var vals []string
 	for _, kv := range bytes.Split(data, []byte{0}) {
-		if v, ok := bytes.CutPrefix(kv, []byte("depends=")); ok {
-			if len(v) == 0 {
-				return nil, nil
-			}
-			return strings.Split(string(v), ","), nil
+		if v, ok := bytes.CutPrefix(kv, []byte(key+"=")); ok {
+			vals = append(vals, string(v))
 		}
 	}
-	return nil, nil
+	return vals, nil
 }

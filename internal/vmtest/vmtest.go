@@ -108,10 +108,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	mods, err := resolveModules(k.modDir, o.Modules)
+	eager, err := resolveModules(k.modDir, o.Modules)
 	if err != nil {
 		return nil, err
 	}
+	table, aliases, files, err := onDemand(k.modDir, onDemandTrees)
+	if err != nil {
+		return nil, err
+	}
+	mods := moduleSet{dir: k.modDir, eager: eager, table: table, aliases: aliases, files: append(files, eager...)}
 	logf("vmtest: building %s and the guest init", o.Package)
 	if err := goCmd(ctx, o.ModuleDir, "build", "-o", filepath.Join(work, "init"), "github.com/cocoonrt/container/internal/vmtest/guestinit"); err != nil {
 		return nil, err
@@ -263,14 +268,33 @@ func goOutput(ctx context.Context, dir string, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-func writeInitramfs(dst, work, busybox, testBin, pkgDir string, mods []string, o Options) error {
+// onDemandTrees are the module subtrees the guest's modprobe can load from:
+// networking (netfilter expressions, bridge, veth, tunnels) is where the
+// kernel asks for modules at run time.
+var onDemandTrees = []string{"kernel/net"}
+
+type moduleSet struct {
+	dir     string
+	eager   []string            // loaded at boot, dependencies first
+	table   map[string][]string // module -> .ko files for modprobe
+	aliases [][2]string
+	files   []string // every .ko to ship
+}
+
+func (m moduleSet) guestPath(p string) string {
+	rel, _ := filepath.Rel(m.dir, p)
+	return "/vmtest/modules/" + filepath.ToSlash(rel)
+}
+
+func writeInitramfs(dst, work, busybox, testBin, pkgDir string, mods moduleSet, o Options) error {
 	f, err := os.Create(dst)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	c := newCpio(f)
-	for _, d := range []string{"/proc", "/sys", "/dev", "/tmp", "/run", "/root", "/var/tmp", "/etc"} {
+	// The directories a Debian host has, which tests may use as mount points.
+	for _, d := range []string{"/proc", "/sys", "/dev", "/tmp", "/run", "/root", "/var/tmp", "/var/lib", "/etc", "/mnt", "/opt", "/srv", "/home", "/media"} {
 		if err := c.mkdirAll(d); err != nil {
 			return err
 		}
@@ -286,7 +310,14 @@ func writeInitramfs(dst, work, busybox, testBin, pkgDir string, mods []string, o
 		return fmt.Errorf("%s --list: %w", busybox, err)
 	}
 	for _, applet := range strings.Fields(string(list)) {
-		if applet == "busybox" || applet == "init" {
+		switch applet {
+		case "busybox", "init":
+			continue
+		case "modprobe":
+			// The kernel's request_module helper: the guest init plays it.
+			if err := c.symlink("/bin/modprobe", "/init"); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := c.symlink("/bin/"+applet, "busybox"); err != nil {
@@ -299,9 +330,11 @@ func writeInitramfs(dst, work, busybox, testBin, pkgDir string, mods []string, o
 		}
 	}
 	for name, data := range map[string]string{
-		"/etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-		"/etc/group":  "root:x:0:\nnogroup:x:65534:\n",
-		"/etc/hosts":  "127.0.0.1 localhost\n::1 localhost\n",
+		"/etc/passwd":      "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+		"/etc/group":       "root:x:0:\nnogroup:x:65534:\n",
+		"/etc/hosts":       "127.0.0.1 localhost\n::1 localhost\n",
+		"/etc/hostname":    "vmtest\n",
+		"/etc/resolv.conf": "nameserver 127.0.0.1\n",
 	} {
 		if err := c.bytes(name, 0o644, []byte(data)); err != nil {
 			return err
@@ -310,13 +343,24 @@ func writeInitramfs(dst, work, busybox, testBin, pkgDir string, mods []string, o
 	if err := c.file("/vmtest/pkg.test", testBin); err != nil {
 		return err
 	}
-	var guestMods []string
-	for _, m := range mods {
-		p := "/vmtest/modules/" + filepath.Base(m)
-		if err := c.file(p, m); err != nil {
-			return err
+	shipped := map[string]bool{}
+	for _, m := range mods.files {
+		if !shipped[m] {
+			shipped[m] = true
+			if err := c.file(mods.guestPath(m), m); err != nil {
+				return err
+			}
 		}
-		guestMods = append(guestMods, p)
+	}
+	var guestMods []string
+	for _, m := range mods.eager {
+		guestMods = append(guestMods, mods.guestPath(m))
+	}
+	table := map[string][]string{}
+	for name, kos := range mods.table {
+		for _, ko := range kos {
+			table[name] = append(table[name], mods.guestPath(ko))
+		}
 	}
 	dir := "/src/" + filepath.Base(pkgDir)
 	if err := c.mkdirAll(dir); err != nil {
@@ -335,6 +379,8 @@ func writeInitramfs(dst, work, busybox, testBin, pkgDir string, mods []string, o
 		Env:            append([]string{"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/root", "TMPDIR=/tmp"}, o.Env...),
 		Dir:            dir,
 		Modules:        guestMods,
+		OnDemand:       table,
+		Aliases:        mods.aliases,
 		TimeoutSeconds: int((o.Timeout + min(15*time.Second, max(time.Second, o.Timeout/4)) + time.Second - 1) / time.Second),
 	}
 	b, err := json.Marshal(cfg)

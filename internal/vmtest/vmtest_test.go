@@ -114,10 +114,11 @@ func runGuestcheck(t *testing.T, timeout time.Duration, run string, env ...strin
 
 func TestRunInVM(t *testing.T) {
 	requireVM(t)
-	res, out, err := runGuestcheck(t, 2*time.Minute, "TestEnvironment|TestPivotRoot|TestFails")
+	res, out, err := runGuestcheck(t, 2*time.Minute, "TestEnvironment|TestPivotRoot|TestModuleAutoload|TestFails")
 	require.NoError(t, err)
 	assert.Equal(t, 0, res.ExitCode)
 	assert.Contains(t, out, "--- PASS: TestPivotRoot")
+	assert.Contains(t, out, "--- PASS: TestModuleAutoload")
 	assert.NotContains(t, out, "COCOON-VMTEST", "markers are the runner's, not output")
 	t.Logf("boot %v, total %v", res.Boot, res.Total)
 }

@@ -22,9 +22,17 @@ const (
 
 // Config tells the guest what to run.
 type Config struct {
-	Args           []string `json:"args"`
-	Env            []string `json:"env"`
-	Dir            string   `json:"dir"`
-	Modules        []string `json:"modules"` // .ko paths, dependencies first
-	TimeoutSeconds int      `json:"timeoutSeconds"`
+	Args    []string `json:"args"`
+	Env     []string `json:"env"`
+	Dir     string   `json:"dir"`
+	Modules []string `json:"modules"` // .ko paths, dependencies first
+	// OnDemand is what the guest's /sbin/modprobe (the kernel's
+	// request_module helper) can load: module name -> .ko paths,
+	// dependencies first.
+	OnDemand map[string][]string `json:"onDemand,omitempty"`
+	// Aliases map the names the kernel asks for ("nft-expr-fib",
+	// "net-pf-16-proto-12", glob patterns from each module's .modinfo) to
+	// module names in OnDemand.
+	Aliases        [][2]string `json:"aliases,omitempty"`
+	TimeoutSeconds int         `json:"timeoutSeconds"`
 }

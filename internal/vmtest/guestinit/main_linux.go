@@ -22,6 +22,9 @@ import (
 )
 
 func main() {
+	if filepath.Base(os.Args[0]) == "modprobe" {
+		os.Exit(modprobe(os.Args[1:]))
+	}
 	// Until the output port is open, messages go to the console (kernel log).
 	out := os.Stderr
 	code, err := run(&out)

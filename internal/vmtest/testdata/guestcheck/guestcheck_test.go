@@ -73,6 +73,22 @@ func TestEnvironment(t *testing.T) {
 	}
 }
 
+// TestModuleAutoload asks the kernel for a protocol that lives in a module
+// nobody loaded: its request_module must reach the guest's modprobe.
+func TestModuleAutoload(t *testing.T) {
+	if _, err := os.Stat("/sys/module/sctp"); err == nil {
+		t.Fatal("sctp is loaded already; pick another module for this test")
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, unix.IPPROTO_SCTP)
+	if err != nil {
+		t.Fatalf("sctp socket (module autoload): %v", err)
+	}
+	unix.Close(fd)
+	if _, err := os.Stat("/sys/module/sctp"); err != nil {
+		t.Errorf("sctp module not loaded: %v", err)
+	}
+}
+
 func TestPivotRoot(t *testing.T) {
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Env = append(os.Environ(), "GUESTCHECK_PIVOT=1")
