@@ -47,6 +47,8 @@ func TestMain(m *testing.M) {
 		os.Exit(3)
 	case "vacate":
 		os.Exit(vacateHelper())
+	case "vacate-in-container":
+		os.Exit(vacateInContainerHelper())
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper", os.Getenv(helperEnv))
 		os.Exit(2)

@@ -52,7 +52,7 @@ func newV2(h *Host, cfg Config, log *slog.Logger) (driver, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		if err := vacateForDelegation(filepath.Join(mnt, own), own == "/", log); err != nil {
+		if err := vacateForDelegation(filepath.Join(mnt, own), log); err != nil {
 			return nil, "", err
 		}
 		parent, start = path.Join(own, "cocoon"), own
@@ -105,8 +105,11 @@ func (d *v2) undo(err error) error {
 // "leaf" child when the cgroup must delegate controllers to children: v2
 // forbids a non-root cgroup from both holding processes and enabling
 // controllers for its children (the no-internal-processes rule).
-func vacateForDelegation(own string, isRoot bool, log *slog.Logger) error {
-	if isRoot {
+func vacateForDelegation(own string, log *slog.Logger) error {
+	// Only the real root is exempt. Inside a cgroup namespace (a caller in
+	// a container) "/" is an ordinary cgroup; the real root is the one
+	// without cgroup.type.
+	if _, err := os.Stat(filepath.Join(own, "cgroup.type")); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	want, enabled, err := controllerState(own)

@@ -66,6 +66,59 @@ func TestDefaultParentVacatesCaller(t *testing.T) {
 	assert.NoDirExists(t, filepath.Join(dir, "cocoon"), "the default parent goes with its last container")
 }
 
+// TestDefaultParentInsideAContainer runs New with the default parent in a
+// process that sees its own cgroup as "/" (a cgroup namespace with cgroup2
+// mounted inside, as in a container): "/" there is not the real root, so
+// the no-internal-processes rule applies and New must vacate it too.
+func TestDefaultParentInsideAContainer(t *testing.T) {
+	requireUnified(t)
+	h := host(t)
+	testutil.CheckLeaks(t)
+	own := fmt.Sprintf("/cocoon-test-%d-container", os.Getpid())
+	dir := filepath.Join(h.UnifiedMount, own)
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	t.Cleanup(func() {
+		assert.NoError(t, os.Remove(filepath.Join(dir, "leaf")))
+		assert.NoError(t, os.Remove(dir))
+	})
+	fd, err := syscall.Open(dir, syscall.O_DIRECTORY|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer syscall.Close(fd)
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	p := &proc{waited: make(chan error, 1)}
+	p.cmd = cmdInCgroup(fd, exe)
+	p.cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWCGROUP | syscall.CLONE_NEWNS
+	p.cmd.Env = append(os.Environ(), helperEnv+"=vacate-in-container")
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	require.NoError(t, p.cmd.Start())
+	go func() { p.waited <- p.cmd.Wait() }()
+	require.NoError(t, p.wait(t, 60*time.Second), p.out.String())
+	out := p.out.String()
+	assert.Contains(t, out, "before 0::/\n")
+	assert.Contains(t, out, "container /cocoon/vacate-test\n")
+	assert.Contains(t, out, "after 0::/leaf\n")
+	assert.NoDirExists(t, filepath.Join(dir, "cocoon"))
+}
+
+func vacateInContainerHelper() int {
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		fmt.Println("make / private:", err)
+		return 1
+	}
+	// The same superblock cannot be mounted twice on one place: drop the
+	// host's view first, as a container runtime's fresh mount table would.
+	if err := syscall.Unmount("/sys/fs/cgroup", syscall.MNT_DETACH); err != nil {
+		fmt.Println("unmount the host's cgroup2:", err)
+		return 1
+	}
+	if err := syscall.Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, ""); err != nil {
+		fmt.Println("mount cgroup2:", err)
+		return 1
+	}
+	return vacateHelper()
+}
+
 func vacateHelper() int {
 	b, _ := os.ReadFile("/proc/self/cgroup")
 	fmt.Printf("before %s", b)
