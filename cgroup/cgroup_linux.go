@@ -39,7 +39,6 @@ type driver interface {
 // Cgroup is one container's cgroup: a directory per hierarchy (one on v2),
 // created by New and removed by Destroy, its only release point.
 type Cgroup struct {
-	name string
 	path string
 	log  *slog.Logger
 	d    driver
@@ -177,7 +176,7 @@ func New(cfg Config) (*Cgroup, error) {
 		return nil, err
 	}
 	log.Debug("cgroup created", "path", cgp, "mode", h.Mode.String())
-	return &Cgroup{name: cfg.Name, path: cgp, log: log, d: d}, nil
+	return &Cgroup{path: cgp, log: log, d: d}, nil
 }
 
 // Path is the container's cgroup path relative to the hierarchy root (the
