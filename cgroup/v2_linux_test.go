@@ -33,48 +33,35 @@ func TestCloneIntoCgroup(t *testing.T) {
 
 // TestDefaultParentVacatesCaller runs New with the default parent in a
 // process that sits in a non-root cgroup holding processes, as a program in
-// a systemd unit or a container does: New must move it into a leaf first
-// (v2's no-internal-processes rule) and create the container's cgroup in
+// a systemd unit does: New must move it into a leaf first (v2's
+// no-internal-processes rule) and create the container's cgroup in
 // "<own>/cocoon".
 func TestDefaultParentVacatesCaller(t *testing.T) {
-	requireUnified(t)
-	h := host(t)
-	testutil.CheckLeaks(t)
-	own := fmt.Sprintf("/cocoon-test-%d-delegated", os.Getpid())
-	dir := filepath.Join(h.UnifiedMount, own)
-	require.NoError(t, os.Mkdir(dir, 0o755))
-	t.Cleanup(func() {
-		assert.NoError(t, os.Remove(filepath.Join(dir, "leaf")))
-		assert.NoError(t, os.Remove(dir))
-	})
-	fd, err := syscall.Open(dir, syscall.O_DIRECTORY|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-	require.NoError(t, err)
-	defer syscall.Close(fd)
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	p := &proc{waited: make(chan error, 1)}
-	p.cmd = cmdInCgroup(fd, exe)
-	p.cmd.Env = append(os.Environ(), helperEnv+"=vacate")
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-	require.NoError(t, p.cmd.Start())
-	go func() { p.waited <- p.cmd.Wait() }()
-	require.NoError(t, p.wait(t, 60*time.Second), p.out.String())
-	out := p.out.String()
+	own, out := runInDelegatedCgroup(t, "delegated", 0, "vacate")
 	assert.Contains(t, out, "before 0::"+own+"\n")
 	assert.Contains(t, out, "container "+own+"/cocoon/vacate-test\n")
 	assert.Contains(t, out, "after 0::"+own+"/leaf\n")
-	assert.NoDirExists(t, filepath.Join(dir, "cocoon"), "the default parent goes with its last container")
 }
 
-// TestDefaultParentInsideAContainer runs New with the default parent in a
-// process that sees its own cgroup as "/" (a cgroup namespace with cgroup2
-// mounted inside, as in a container): "/" there is not the real root, so
-// the no-internal-processes rule applies and New must vacate it too.
+// TestDefaultParentInsideAContainer does the same in a process that sees
+// its own cgroup as "/" (a cgroup namespace with cgroup2 mounted inside, as
+// in a container): "/" there is not the real root, so the
+// no-internal-processes rule applies and New must vacate it too.
 func TestDefaultParentInsideAContainer(t *testing.T) {
+	_, out := runInDelegatedCgroup(t, "container", syscall.CLONE_NEWCGROUP|syscall.CLONE_NEWNS, "vacate-in-container")
+	assert.Contains(t, out, "before 0::/\n")
+	assert.Contains(t, out, "container /cocoon/vacate-test\n")
+	assert.Contains(t, out, "after 0::/leaf\n")
+}
+
+// runInDelegatedCgroup re-executes the test binary as helper role, born in
+// a fresh cgroup below the root (as a delegated unit), and returns that
+// cgroup's path and the helper's output once it succeeded.
+func runInDelegatedCgroup(t *testing.T, suffix string, cloneflags uintptr, role string) (string, string) {
 	requireUnified(t)
 	h := host(t)
 	testutil.CheckLeaks(t)
-	own := fmt.Sprintf("/cocoon-test-%d-container", os.Getpid())
+	own := fmt.Sprintf("/cocoon-test-%d-%s", os.Getpid(), suffix)
 	dir := filepath.Join(h.UnifiedMount, own)
 	require.NoError(t, os.Mkdir(dir, 0o755))
 	t.Cleanup(func() {
@@ -88,17 +75,14 @@ func TestDefaultParentInsideAContainer(t *testing.T) {
 	require.NoError(t, err)
 	p := &proc{waited: make(chan error, 1)}
 	p.cmd = cmdInCgroup(fd, exe)
-	p.cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWCGROUP | syscall.CLONE_NEWNS
-	p.cmd.Env = append(os.Environ(), helperEnv+"=vacate-in-container")
+	p.cmd.SysProcAttr.Cloneflags = cloneflags
+	p.cmd.Env = append(os.Environ(), helperEnv+"="+role)
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	require.NoError(t, p.cmd.Start())
 	go func() { p.waited <- p.cmd.Wait() }()
 	require.NoError(t, p.wait(t, 60*time.Second), p.out.String())
-	out := p.out.String()
-	assert.Contains(t, out, "before 0::/\n")
-	assert.Contains(t, out, "container /cocoon/vacate-test\n")
-	assert.Contains(t, out, "after 0::/leaf\n")
-	assert.NoDirExists(t, filepath.Join(dir, "cocoon"))
+	assert.NoDirExists(t, filepath.Join(dir, "cocoon"), "the default parent goes with its last container")
+	return own, p.out.String()
 }
 
 func vacateInContainerHelper() int {
