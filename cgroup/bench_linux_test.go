@@ -4,6 +4,7 @@ package cgroup_test
 
 import (
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/require"
@@ -38,8 +39,7 @@ func BenchmarkNewDestroy(b *testing.B) {
 func BenchmarkNewAttachDestroy(b *testing.B) {
 	host(b)
 	holder := newCgroup(b, nil)
-	p := start(b, holder, nil, "/bin/sh", "-c", "sleep 600 & wait")
-	pid := p.cmd.Process.Pid
+	pid := sleeper(b, holder)
 	for b.Loop() {
 		cg, err := cgroup.New(cgroup.Config{Name: name(b), Resources: benchResources})
 		require.NoError(b, err)
@@ -48,4 +48,28 @@ func BenchmarkNewAttachDestroy(b *testing.B) {
 		require.NoError(b, holder.Attach(pid))
 		require.NoError(b, cg.Destroy())
 	}
+}
+
+// BenchmarkAttach is one Attach of a process (moving it between two
+// cgroups): the part of a v1 start that v2's CLONE_INTO_CGROUP saves.
+func BenchmarkAttach(b *testing.B) {
+	host(b)
+	a, c := newCgroup(b, nil), newCgroup(b, nil)
+	pid := sleeper(b, a)
+	for i := 0; b.Loop(); i++ {
+		to := a
+		if i%2 == 0 {
+			to = c
+		}
+		require.NoError(b, to.Attach(pid))
+	}
+}
+
+// sleeper starts a shell with one sleeping child in cg and returns the
+// shell's pid once the child exists: a child forked later would be born
+// wherever the benchmark had moved the shell, and Destroy would kill it.
+func sleeper(b *testing.B, cg *cgroup.Cgroup) int {
+	p := start(b, cg, nil, "/bin/sh", "-c", "sleep 600 & wait")
+	require.Eventually(b, func() bool { ps, _ := cg.Procs(); return len(ps) == 2 }, 10*time.Second, time.Millisecond)
+	return p.cmd.Process.Pid
 }

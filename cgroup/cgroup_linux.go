@@ -381,9 +381,11 @@ func rmdirTree(dir string) error {
 }
 
 // The shared default parent is created by New and removed by the Destroy
-// that empties it. Both hold a flock(2) on the directory above it (shared
+// that empties it. Both hold a flock(2) on one directory above it (shared
 // in New, exclusive in removal), across goroutines and processes, so a
 // removal never lands between New's mkdir of the parent and of its child.
+// One lock covers all v1 hierarchies: locking each cost more than the
+// mkdirs it protects.
 func flockDir(dir string, how int) (unlock func(), err error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -402,23 +404,28 @@ func flockDir(dir string, how int) (unlock func(), err error) {
 	return func() { unix.Close(fd) }, nil // closing the last fd drops the lock
 }
 
-// removeIfEmpty removes a shared default parent when the last container in
-// it is gone; another container still inside (EBUSY) keeps it.
-func removeIfEmpty(dir string, log *slog.Logger) {
-	unlock, err := flockDir(filepath.Dir(dir), unix.LOCK_EX)
+// removeIfEmpty removes the shared default parent (one per hierarchy) when
+// the last container in it is gone. A busy one means other containers,
+// which exist in every hierarchy, so the rest is not tried.
+func removeIfEmpty(lockDir string, parents []string, log *slog.Logger) {
+	unlock, err := flockDir(lockDir, unix.LOCK_EX)
 	if err != nil {
-		log.Debug("cgroup: keep default parent", "dir", dir, "err", err)
+		log.Debug("cgroup: keep default parent", "err", err)
 		return
 	}
 	defer unlock()
-	if err := unix.Rmdir(dir); err != nil && err != unix.ENOENT && err != unix.EBUSY && err != unix.ENOTEMPTY {
-		log.Debug("cgroup: keep default parent", "dir", dir, "err", err)
+	for _, dir := range parents {
+		if err := unix.Rmdir(dir); err == unix.EBUSY || err == unix.ENOTEMPTY {
+			return
+		} else if err != nil && err != unix.ENOENT {
+			log.Debug("cgroup: keep default parent", "dir", dir, "err", err)
+		}
 	}
 }
 
 // mkdirParent creates dir and its missing ancestors below root, calling
-// prepare on each level (v1 cpuset needs cpus and mems
-// before it can hold anything).
+// prepare on each level it creates (a v1 cpuset needs cpus and mems before
+// it can hold anything).
 func mkdirParent(root, dir string, prepare func(string) error) error {
 	rel, err := filepath.Rel(root, dir)
 	if err != nil || strings.HasPrefix(rel, "..") {
@@ -430,11 +437,13 @@ func mkdirParent(root, dir string, prepare func(string) error) error {
 	}
 	for _, part := range strings.Split(rel, "/") {
 		cur = filepath.Join(cur, part)
-		if err := unix.Mkdir(cur, 0o755); err != nil && err != unix.EEXIST {
+		err := unix.Mkdir(cur, 0o755)
+		if err == unix.EEXIST {
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("cgroup: mkdir %s: %w", cur, err)
 		}
-		// Also on a level that existed: one left half-prepared by a crash
-		// would make every container below it fail.
 		if prepare != nil {
 			if err := prepare(cur); err != nil {
 				return err
@@ -445,16 +454,22 @@ func mkdirParent(root, dir string, prepare func(string) error) error {
 }
 
 // mkdirCgroup creates the container's directory dir and its missing
-// ancestors below root, under the shared lock when the parent is the shared
-// default one. parentReady (if any) runs between the parent's creation and
-// the child's, under the same lock.
-func mkdirCgroup(root, dir string, sharedParent bool, prepare func(string) error, parentReady func() error) error {
-	if sharedParent {
-		unlock, err := flockDir(filepath.Dir(filepath.Dir(dir)), unix.LOCK_SH)
-		if err != nil {
-			return err
+// ancestors below root. parentReady (if any) runs between the parent's
+// creation and the child's.
+func mkdirCgroup(root, dir string, prepare func(string) error, parentReady func() error) error {
+	if parentReady == nil {
+		// Optimistic: the parent usually exists; one mkdir instead of one
+		// per level.
+		err := unix.Mkdir(dir, 0o755)
+		switch err {
+		case nil:
+			return nil
+		case unix.EEXIST:
+			return fmt.Errorf("cgroup: %s: %w", dir, ErrExists)
+		case unix.ENOENT:
+		default:
+			return fmt.Errorf("cgroup: mkdir %s: %w", dir, err)
 		}
-		defer unlock()
 	}
 	if err := mkdirParent(root, filepath.Dir(dir), prepare); err != nil {
 		return err

@@ -24,9 +24,39 @@ const userHZ = 100
 type v1 struct {
 	ctrl          map[string]string // controller -> the container's directory in its hierarchy
 	dirs          []string          // one directory per hierarchy (co-mounted controllers share one)
-	parentDirs    []string
+	parentDirs    []string          // in the order of dirs' hierarchies
+	lockDir       string            // guards the default parents (see flockDir)
 	defaultParent bool
 	log           *slog.Logger
+}
+
+// create makes the container's directory in every hierarchy, under the
+// shared lock when the parent is the default one.
+func (d *v1) create(h *Host, mounts []string, name string) error {
+	if d.defaultParent {
+		unlock, err := flockDir(d.lockDir, unix.LOCK_SH)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	for i, mnt := range mounts {
+		dir := filepath.Join(d.parentDirs[i], name)
+		var prepare func(string) error
+		if h.V1["cpuset"] == mnt {
+			prepare = inheritCpuset
+		}
+		if err := mkdirCgroup(mnt, dir, prepare, nil); err != nil {
+			return err
+		}
+		d.dirs = append(d.dirs, dir)
+		if prepare != nil {
+			if err := prepare(dir); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func newV1(h *Host, cfg Config, log *slog.Logger) (driver, string, error) {
@@ -50,22 +80,15 @@ func newV1(h *Host, cfg Config, log *slog.Logger) (driver, string, error) {
 			}
 		}
 	})
+	if len(sorted) == 0 {
+		return nil, "", fmt.Errorf("cgroup: no v1 controller hierarchy: %w", ErrNotSupported)
+	}
+	d.lockDir = sorted[0]
 	for _, mnt := range sorted {
-		dir := filepath.Join(mnt, parent, cfg.Name)
-		var prepare func(string) error
-		if h.V1["cpuset"] == mnt {
-			prepare = inheritCpuset
-		}
-		d.parentDirs = append(d.parentDirs, filepath.Dir(dir))
-		if err := mkdirCgroup(mnt, dir, d.defaultParent, prepare, nil); err != nil {
-			return nil, "", errors.Join(err, d.remove())
-		}
-		d.dirs = append(d.dirs, dir)
-		if prepare != nil {
-			if err := prepare(dir); err != nil {
-				return nil, "", errors.Join(err, d.remove())
-			}
-		}
+		d.parentDirs = append(d.parentDirs, filepath.Join(mnt, parent))
+	}
+	if err := d.create(h, sorted, cfg.Name); err != nil {
+		return nil, "", errors.Join(err, d.remove())
 	}
 	for c, mnt := range h.V1 {
 		d.ctrl[c] = filepath.Join(mnt, parent, cfg.Name)
@@ -95,6 +118,16 @@ func inheritCpuset(dir string) error {
 		v, err := readString(parent, f)
 		if err != nil {
 			return err
+		}
+		if v == "" {
+			// A parent left unprepared (a crash right after its mkdir);
+			// the hierarchy root is never empty, so this ends.
+			if err := inheritCpuset(parent); err != nil {
+				return err
+			}
+			if v, err = readString(parent, f); err != nil {
+				return err
+			}
 		}
 
 		if err := writeFile(dir, f, v); err != nil {
@@ -447,9 +480,7 @@ func (d *v1) remove() error {
 		}
 	}
 	if d.defaultParent {
-		for _, p := range d.parentDirs {
-			removeIfEmpty(p, d.log)
-		}
+		removeIfEmpty(d.lockDir, d.parentDirs, d.log)
 	}
 	return nil
 }

@@ -81,7 +81,7 @@ func newV2(h *Host, cfg Config, log *slog.Logger) (driver, string, error) {
 	cgp := path.Join(parent, cfg.Name)
 	// The child inherits the parent's subtree_control at mkdir: delegate
 	// first, under the lock that keeps the shared parent from going away.
-	if err := mkdirCgroup(mnt, d.dir, d.defaultParent, nil, func() error { return delegate(mnt, start, parent) }); err != nil {
+	if err := d.create(mnt, func() error { return delegate(mnt, start, parent) }); err != nil {
 		return nil, "", d.undo(err)
 	}
 	fd, err := unix.Open(d.dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -92,11 +92,24 @@ func newV2(h *Host, cfg Config, log *slog.Logger) (driver, string, error) {
 	return d, cgp, nil
 }
 
+// create makes the container's directory, under the shared lock when the
+// parent is the default one.
+func (d *v2) create(mnt string, parentReady func() error) error {
+	if d.defaultParent {
+		unlock, err := flockDir(filepath.Dir(d.parentDir), unix.LOCK_SH)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	return mkdirCgroup(mnt, d.dir, nil, parentReady)
+}
+
 // undo removes the shared default parent after a failed New (it holds
 // nothing of ours yet) and passes err on.
 func (d *v2) undo(err error) error {
 	if d.defaultParent {
-		removeIfEmpty(d.parentDir, d.log)
+		removeIfEmpty(filepath.Dir(d.parentDir), []string{d.parentDir}, d.log)
 	}
 	return err
 }
@@ -476,7 +489,7 @@ func (d *v2) remove() error {
 		return err
 	}
 	if d.defaultParent {
-		removeIfEmpty(d.parentDir, d.log)
+		removeIfEmpty(filepath.Dir(d.parentDir), []string{d.parentDir}, d.log)
 	}
 	return nil
 }
