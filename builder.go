@@ -239,7 +239,9 @@ func (b *Builder) WithJoinNamespace(t specs.LinuxNamespaceType, path string) *Bu
 }
 
 // WithTimeOffsets creates a time namespace whose monotonic and boottime clocks
-// are shifted by the given offsets (time_namespaces(7)).
+// are shifted by the given offsets (time_namespaces(7)). It needs Linux 6.2
+// or later (where execve enters a time namespace); Start reports
+// ErrNotSupported before that.
 func (b *Builder) WithTimeOffsets(monotonic, boottime time.Duration) *Builder {
 	l := b.linux()
 	if !namespace.Has(l.Namespaces, namespace.Time) {

@@ -78,6 +78,12 @@ func (b *Builder) Start(ctx context.Context) (*Container, error) {
 	if err := namespace.CheckJoinable(spec.Linux.Namespaces); err != nil {
 		return nil, err
 	}
+	if hasNew(spec.Linux.Namespaces, namespace.Time) && !kernelAtLeast(6, 2) {
+		// Before 6.2 execve does not enter the time namespace made for the
+		// caller's children (only fork does, and Go's fork shares memory,
+		// which the kernel refuses then): refuse rather than run unshifted.
+		return nil, fmt.Errorf("time namespace: needs Linux 6.2 or later, where execve enters it: %w", ErrNotSupported)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -453,6 +459,17 @@ func startInit(cmd *exec.Cmd, nss []specs.LinuxNamespace, layers *rootfs.Layers,
 		errc <- err
 	}()
 	return <-errc
+}
+
+// kernelAtLeast reports whether the running kernel is at least major.minor.
+func kernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	var maj, min int
+	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &maj, &min)
+	return maj > major || (maj == major && min >= minor)
 }
 
 // cgroupLayout is the host's cgroup hierarchies, read once per process.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -16,8 +17,14 @@ import (
 // short-lived parent process of TestParentDeathKillsContainers.
 func TestMain(m *testing.M) {
 	container.Init()
-	if os.Getenv("COCOON_TEST_ROLE") == "dying-parent" {
+	switch os.Getenv("COCOON_TEST_ROLE") {
+	case "dying-parent":
 		dyingParent()
+	case "forks":
+		forks()
+	case "sleep":
+		time.Sleep(5 * time.Second)
+		os.Exit(0)
 	}
 	if os.Geteuid() == 0 {
 		// The protected copy of the binary is made once per process and kept
@@ -39,5 +46,21 @@ func dyingParent() {
 	}
 	fmt.Println(c.Pid())
 	time.Sleep(time.Hour)
+	os.Exit(0)
+}
+
+// forks runs inside a container: it forks up to 60 children that sleep,
+// prints how many forks succeeded, and exits (its children die with it).
+func forks() {
+	n := 0
+	for range 60 {
+		cmd := exec.Command("/proc/self/exe", "-test.run=^$")
+		cmd.Env = []string{"COCOON_TEST_ROLE=sleep"}
+		if err := cmd.Start(); err != nil {
+			continue
+		}
+		n++
+	}
+	fmt.Println(n)
 	os.Exit(0)
 }
