@@ -542,3 +542,33 @@ func TestConcurrentDefaultParent(t *testing.T) {
 		assert.NoError(t, <-errs)
 	}
 }
+
+// TestUpdate raises limits on a live cgroup, including memory and
+// memory+swap together, which v1 accepts only in the right order.
+func TestUpdate(t *testing.T) {
+	h := host(t)
+	testutil.CheckLeaks(t)
+	cg := newCgroup(t, &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(32 << 20), Swap: i64(64 << 20)}})
+	require.NoError(t, cg.Update(&specs.LinuxResources{
+		Memory: &specs.LinuxMemory{Limit: i64(128 << 20), Swap: i64(256 << 20)},
+		Pids:   &specs.LinuxPids{Limit: i64(10)},
+	}))
+	read := func(ctrl, file string) string {
+		dir := filepath.Join(h.UnifiedMount, cg.Path())
+		if h.Mode != cgroup.Unified {
+			dir = filepath.Join(h.V1[ctrl], cg.Path())
+		}
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		require.NoError(t, err)
+		return strings.TrimSpace(string(b))
+	}
+	if h.Mode == cgroup.Unified {
+		assert.Equal(t, "134217728", read("", "memory.max"))
+		assert.Equal(t, "134217728", read("", "memory.swap.max"), "swap alone: memory+swap minus memory")
+		assert.Equal(t, "10", read("", "pids.max"))
+	} else {
+		assert.Equal(t, "134217728", read("memory", "memory.limit_in_bytes"))
+		assert.Equal(t, "268435456", read("memory", "memory.memsw.limit_in_bytes"))
+		assert.Equal(t, "10", read("pids", "pids.max"))
+	}
+}
