@@ -240,9 +240,13 @@ func TestMemoryLimitOOMKill(t *testing.T) {
 	st, err := cg.Stats()
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, st.OOMKills, uint64(1))
-	assert.GreaterOrEqual(t, st.MemoryPeak, uint64(24<<20), "peak should be near the limit")
-	// The charge may overshoot the limit by a page or so before reclaim.
-	assert.LessOrEqual(t, st.MemoryPeak, uint64(32<<20+64<<10))
+	if _, err := os.Stat(filepath.Join(h.UnifiedMount, cg.Path(), "memory.peak")); h.Mode == cgroup.Unified && err != nil {
+		t.Logf("not checking the peak: this kernel has no memory.peak (Linux 5.19+): %v", err)
+	} else {
+		assert.GreaterOrEqual(t, st.MemoryPeak, uint64(24<<20), "peak should be near the limit")
+		// The charge may overshoot the limit by a page or so before reclaim.
+		assert.LessOrEqual(t, st.MemoryPeak, uint64(32<<20+64<<10))
+	}
 	if h.Mode == cgroup.Unified {
 		b, err := os.ReadFile(filepath.Join(h.UnifiedMount, cg.Path(), "memory.events"))
 		require.NoError(t, err)
