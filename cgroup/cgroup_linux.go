@@ -204,6 +204,14 @@ func (c *Cgroup) Procs() ([]int, error) { return c.d.procs() }
 
 // Stats reads the cgroup's usage counters.
 func (c *Cgroup) Stats() (*Stats, error) {
+	c.mu.Lock()
+	gone := c.destroyed
+	c.mu.Unlock()
+	if gone {
+		// Missing files read as zero (an undelegated controller), so say
+		// it here rather than report an all-zero snapshot.
+		return nil, fmt.Errorf("cgroup: stats of %s after Destroy: %w", c.path, os.ErrNotExist)
+	}
 	var s Stats
 	if err := c.d.stats(&s); err != nil {
 		return nil, err

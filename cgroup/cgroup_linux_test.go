@@ -216,6 +216,8 @@ func TestCreateDestroyLayout(t *testing.T) {
 	}
 	require.NoError(t, cg.Destroy())
 	require.NoError(t, cg.Destroy(), "Destroy is idempotent")
+	_, err = cg.Stats()
+	assert.ErrorIs(t, err, os.ErrNotExist, "no all-zero stats from a destroyed cgroup")
 	for _, d := range ds {
 		assert.NoDirExists(t, d)
 	}
