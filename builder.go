@@ -69,6 +69,8 @@ type Builder struct {
 	id       string
 	stopWait time.Duration
 	netHost  *netsetup.Host
+	// The image of WithImage, leased while the container lives.
+	image Image
 }
 
 // New returns a builder for a container running args, with isolating
@@ -92,9 +94,6 @@ func New(args ...string) *Builder {
 			ReadonlyPaths: rootfs.DefaultReadonlyPaths(),
 		},
 	}}
-	if len(args) == 0 {
-		b.errs = append(b.errs, errors.New("no command given"))
-	}
 	return b
 }
 

@@ -53,6 +53,7 @@ type Container struct {
 	keep     bool
 	stateDir string // the container's own state directory, when it has no writable layer
 	cg       *cgroup.Cgroup
+	leased   Image // the image leased for this container
 	net      *netsetup.Attachment
 	netHost  *netsetup.Host // opened for this container only (WithNetworkHostNS)
 
@@ -175,6 +176,12 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 	cfg := &initproto.Config{Kind: initproto.KindConfig, Spec: specForInit(spec), Security: plan, Init: spec.Annotations[AnnotationInit] == "true"}
 	if spec.Annotations[AnnotationRootfs] != "" && hasNew(nss, namespace.Cgroup) {
 		cfg.CgroupHierarchies, _ = cgroupLayout() // on error the init reads it itself
+	}
+	if b.image != nil {
+		if err := b.image.Lease(ctx, id); err != nil {
+			return nil, stepErr("image", err)
+		}
+		c.leased = b.image
 	}
 	switch spec.Annotations[AnnotationRootfs] {
 	case RootfsHost, RootfsLayers:
@@ -791,6 +798,9 @@ func (c *Container) release() error {
 	}
 	if c.stateDir != "" {
 		errs = append(errs, os.RemoveAll(c.stateDir))
+	}
+	if c.leased != nil {
+		errs = append(errs, c.leased.ReleaseLease(c.id))
 	}
 	return errors.Join(errs...)
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Init returns at once: containers exist only on Linux.
@@ -46,3 +48,15 @@ func (b *Builder) Run(ctx context.Context) (*Result, error) {
 
 // DefaultStateDir is where containers would keep their state.
 func DefaultStateDir() string { return os.TempDir() }
+
+// Record describes a running container (Linux only).
+type Record struct {
+	ID  string
+	Pid int
+}
+
+// Lookup reports ErrNotSupported: containers exist only on Linux.
+func Lookup(stateDir, id string) (*Record, error) { return nil, ErrNotSupported }
+
+// NamespacePath returns "": no namespaces on this OS.
+func (c *Container) NamespacePath(t specs.LinuxNamespaceType) string { return "" }

@@ -10,7 +10,9 @@ import (
 )
 
 func TestValidateIDMappings(t *testing.T) {
-	m := func(c, h, n uint32) specs.LinuxIDMapping { return specs.LinuxIDMapping{ContainerID: c, HostID: h, Size: n} }
+	m := func(c, h, n uint32) specs.LinuxIDMapping {
+		return specs.LinuxIDMapping{ContainerID: c, HostID: h, Size: n}
+	}
 	assert.NoError(t, namespace.ValidateIDMappings("uid", []specs.LinuxIDMapping{m(0, 1000, 1), m(1, 100000, 65535)}))
 	assert.ErrorContains(t, namespace.ValidateIDMappings("uid", []specs.LinuxIDMapping{m(0, 1000, 0)}), "size is 0")
 	assert.ErrorContains(t, namespace.ValidateIDMappings("uid", []specs.LinuxIDMapping{m(0, 1000, 10), m(5, 5000, 10)}), "overlap inside the container")

@@ -112,3 +112,10 @@ func (w *Writable) Remove() error {
 	}
 	return nil
 }
+
+// Hierarchy is one cgroup hierarchy of the process, as the host mounts it.
+type Hierarchy struct {
+	Controllers string `json:"controllers"` // "cpu,cpuacct", "name=systemd", "" for v2
+	Dir         string `json:"dir"`         // directory name under /sys/fs/cgroup
+	Path        string `json:"path"`        // the process's cgroup in it
+}

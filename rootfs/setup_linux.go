@@ -515,13 +515,6 @@ func ownCgroup2() (string, error) {
 	return "/", nil
 }
 
-// Hierarchy is one cgroup hierarchy of the process, as the host mounts it.
-type Hierarchy struct {
-	Controllers string `json:"controllers"` // "cpu,cpuacct", "name=systemd", "" for v2
-	Dir         string `json:"dir"`         // directory name under /sys/fs/cgroup
-	Path        string `json:"path"`        // the process's cgroup in it
-}
-
 // Hierarchies lists the process's cgroup hierarchies from /proc/self/cgroup,
 // each with the directory the host mounts it on. The parent reads it once
 // and passes it in Config.CgroupHierarchies, sparing every init the parse.

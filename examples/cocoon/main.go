@@ -35,7 +35,10 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-const usage = `usage: cocoon run [flags] -- CMD [ARGS...]
+const usage = `usage: cocoon run [flags] [--image REF] -- CMD [ARGS...]
+       cocoon pull [--platform os/arch] REF
+       cocoon load -i FILE|DIR [REF]
+       cocoon images | rmi REF... | prune      (all take --store DIR)
 
 Runs CMD in a new container: new pid, mount, uts, ipc, network and cgroup
 namespaces, and by default the host's root filesystem as a read-only layer
@@ -48,7 +51,23 @@ func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "run" {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 125
+	}
+	switch args[0] {
+	case "run":
+	case "pull":
+		return pullCmd(args[1:], stdout, stderr)
+	case "load":
+		return loadCmd(args[1:], stdout, stderr)
+	case "images":
+		return imagesCmd(args[1:], stdout, stderr)
+	case "rmi":
+		return rmiCmd(args[1:], stdout, stderr)
+	case "prune":
+		return pruneCmd(args[1:], stdout, stderr)
+	default:
 		fmt.Fprint(stderr, usage)
 		return 125
 	}
@@ -69,6 +88,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		netMode                     = fs.String("net", "loopback", "network: none, loopback, bridge, host, container:ID or ns:PATH")
 		name                        = fs.String("name", "", "container ID (default random); others can join it with --net container:ID")
 		subnet                      = fs.String("subnet", "", "bridge subnet (default 10.77.0.0/16)")
+		imageRef                    = fs.String("image", "", "run this image (pulled when not in the store)")
+		store                       = storeFlag(fs)
 		userns                      = fs.Bool("userns", false, "run in a new user namespace (root inside is unprivileged outside)")
 		debug                       = fs.Bool("debug", false, "log the container's lifecycle to stderr")
 		memory                      = fs.String("memory", "", "memory limit, e.g. 64m (swap included)")
@@ -95,11 +116,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 125
 	}
 	cmd := fs.Args()
-	if len(cmd) == 0 {
+	if len(cmd) == 0 && *imageRef == "" {
 		fmt.Fprintln(stderr, "cocoon: no command given (cocoon run [flags] -- CMD [ARGS...])")
 		return 125
 	}
-	b := container.New(cmd...).WithStdin(stdin).WithStdout(stdout).WithStderr(stderr)
+	b := container.New(cmd...)
+	if *imageRef != "" {
+		if *rootfsDir != "" || len(layers) > 0 {
+			return fail(stderr, errors.New("--image cannot be combined with --rootfs or --layer"))
+		}
+		s, img, err := pullImage(*store, *imageRef, stderr)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		b.WithImage(s.Runnable(img))
+	}
+	b.WithStdin(stdin).WithStdout(stdout).WithStderr(stderr)
 	if *debug {
 		b.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	}

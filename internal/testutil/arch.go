@@ -1,0 +1,5 @@
+package testutil
+
+import "runtime"
+
+func hostArch() string { return runtime.GOARCH }
