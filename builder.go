@@ -522,9 +522,7 @@ func (b *Builder) validate() error {
 	errs := append([]error(nil), b.errs...)
 	s := b.spec
 	if s.Process == nil || len(s.Process.Args) == 0 {
-		if len(b.errs) == 0 || s.Process == nil {
-			errs = append(errs, errors.New("process: no command given"))
-		}
+		errs = append(errs, errors.New("process: no command given"))
 	}
 	var nss []specs.LinuxNamespace
 	var uidMaps, gidMaps []specs.LinuxIDMapping
