@@ -303,7 +303,10 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 	}
 	c.cmd = cmd
 
-	premount := cfg.Layers != nil && hasNew(nss, namespace.User)
+	// A privileged caller mounts a user-namespaced container's overlay itself
+	// (see rootfs.PremountOverlay); an unprivileged one cannot, and the init
+	// does what a user namespace allows (rootfs.Setup).
+	premount := cfg.Layers != nil && hasNew(nss, namespace.User) && os.Geteuid() == 0
 	if err := startInit(cmd, nss, cfg.Layers, premount); err != nil {
 		return nil, stepErr("start init", err)
 	}

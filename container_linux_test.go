@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -466,4 +467,46 @@ func TestLookupAndReclaim(t *testing.T) {
 	assert.Contains(t, removed, "crashed")
 	require.NoError(t, c.Delete())
 	assertNoContainersLeft(t, state)
+}
+
+func TestRootlessUserNamespace(t *testing.T) {
+	testutil.RequireRoot(t) // to become the unprivileged user
+	// A copy of this test binary that the unprivileged user can execute.
+	dir, err := os.MkdirTemp("", "cocoon-rootless-")
+	require.NoError(t, err)
+	defer os.RemoveAll(dir)
+	require.NoError(t, os.Chmod(dir, 0o755))
+	self, err := os.ReadFile("/proc/self/exe")
+	require.NoError(t, err)
+	bin := filepath.Join(dir, "cocoon.test")
+	require.NoError(t, os.WriteFile(bin, self, 0o755))
+	home := filepath.Join(dir, "home")
+	require.NoError(t, os.Mkdir(home, 0o700))
+	require.NoError(t, os.Chown(home, 65534, 65534))
+
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = []string{"COCOON_TEST_ROLE=rootless", "HOME=" + home, "PATH=/usr/bin:/bin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer cmd.Wait()
+	br := bufio.NewReader(stdout)
+	line, err := br.ReadString('\n')
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	require.NoError(t, err, "rootless start: %s", line)
+	// Seen from the host, the container runs as the unprivileged user.
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	require.NoError(t, err)
+	assert.Contains(t, string(status), "Uid:\t65534\t65534\t65534\t65534")
+	rest, err := io.ReadAll(br)
+	require.NoError(t, err)
+	out := string(rest)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.GreaterOrEqual(t, len(lines), 4, out)
+	assert.Equal(t, "0", lines[0], "root inside")
+	assert.Equal(t, "0 65534 1", strings.Join(strings.Fields(lines[1]), " "))
+	assert.Contains(t, out, "etc=read-only\nok\n")
+	assert.Contains(t, out, "result: exited with status 0 <nil>")
 }

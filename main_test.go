@@ -5,6 +5,7 @@ package container_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"testing"
@@ -22,6 +23,8 @@ func TestMain(m *testing.M) {
 		dyingParent()
 	case "forks":
 		forks()
+	case "rootless":
+		rootless()
 	case "sleep":
 		time.Sleep(5 * time.Second)
 		os.Exit(0)
@@ -62,5 +65,29 @@ func forks() {
 		n++
 	}
 	fmt.Println(n)
+	os.Exit(0)
+}
+
+// rootless runs as an unprivileged user: it starts a container in a user
+// namespace mapping its own uid to 0, prints the container's PID and the
+// workload's output, and waits for the container to end.
+func rootless() {
+	r, w, err := os.Pipe()
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	c, err := container.New("sh", "-c", "id -u; cat /proc/self/uid_map; touch /etc/x 2>/dev/null || echo etc=read-only; echo ok > /tmp/x && cat /tmp/x; sleep 2").
+		WithUserNamespace(nil, nil).WithStdout(w).WithStderr(w).Start(context.Background())
+	w.Close()
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	fmt.Println(c.Pid())
+	io.Copy(os.Stdout, r)
+	res, err := c.Wait()
+	c.Delete()
+	fmt.Println("result:", res, err)
 	os.Exit(0)
 }

@@ -162,6 +162,9 @@ func mountRoot(cfg *Config) (string, error) {
 		return cfg.Root, nil
 	}
 	l := cfg.Layers
+	if l.HostRoot && cfg.UserNS && !l.Premounted {
+		return hostRootUnprivileged(l)
+	}
 	if err := l.Validate(); err != nil {
 		return "", err
 	}
@@ -176,6 +179,23 @@ func mountRoot(cfg *Config) (string, error) {
 	}
 	if err := MountOverlay(l); err != nil {
 		return "", err
+	}
+	return l.Target, nil
+}
+
+// hostRootUnprivileged builds the default root for a container whose
+// caller has no privileges (rootless): overlayfs refuses the host's "/" as a
+// lower layer inside a user namespace (its submounts are locked), and nobody
+// could mount it beforehand. So the host's root is bound recursively and
+// made read-only: the container still changes nothing of the host, but
+// writes outside its tmpfs mounts (/tmp, /run, ...) fail with EROFS.
+func hostRootUnprivileged(l *Layers) (string, error) {
+	if err := unix.Mount("/", l.Target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return "", fmt.Errorf("bind host root on %s: %w", l.Target, err)
+	}
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(-1, l.Target, unix.AT_RECURSIVE, attr); err != nil {
+		return "", fmt.Errorf("make host root read-only: %w", err)
 	}
 	return l.Target, nil
 }
@@ -324,6 +344,17 @@ func mountInRoot(root *os.File, m *specs.Mount, cfg *Config) error {
 	}
 	defer target.Close()
 	err = unix.Mount(m.Source, fdPath(target), typ, opts.Flags, opts.Data)
+	if errors.Is(err, unix.EINVAL) && typ == "devpts" && cfg.UserNS && strings.Contains(opts.Data, "gid=") {
+		// The tty group (gid=5) is not mapped in a user namespace of one
+		// uid (rootless): let new ptys belong to the container's own group.
+		var kept []string
+		for _, o := range strings.Split(opts.Data, ",") {
+			if !strings.HasPrefix(o, "gid=") {
+				kept = append(kept, o)
+			}
+		}
+		err = unix.Mount(m.Source, fdPath(target), typ, opts.Flags, strings.Join(kept, ","))
+	}
 	if errors.Is(err, unix.EPERM) && typ == "sysfs" {
 		// A new sysfs needs a network namespace the user namespace owns; bind
 		// the host's read-only instead, as runc does.
@@ -468,6 +499,11 @@ func mountCgroup(root *os.File, m *specs.Mount, opts ParsedOptions, cfg *Config)
 				typ = "cgroup2"
 			}
 			err = unix.Mount("cgroup", fdPath(sub), typ, opts.Flags, data)
+			if errors.Is(err, unix.EPERM) && cfg.UserNS {
+				// v1 hierarchies cannot be mounted in a user namespace: bind
+				// this process's own cgroup of each instead.
+				err = bindOwnCgroup(sub, dest, ownPath(h.Controllers), filepath.Join("/sys/fs/cgroup", h.Dir))
+			}
 			if err != nil {
 				err = fmt.Errorf("mount %s (%s) on %s: %w", typ, data, dest, err)
 			}
@@ -500,6 +536,21 @@ func bindOwnCgroup(target *os.File, dest, own, hostMount string) error {
 		return fmt.Errorf("bind %s on %s: %w", src, dest, err)
 	}
 	return nil
+}
+
+// ownPath is this process's cgroup in the hierarchy of controllers ("/"
+// when unknown).
+func ownPath(controllers string) string {
+	h, err := Hierarchies()
+	if err != nil {
+		return "/"
+	}
+	for _, x := range h {
+		if x.Controllers == controllers {
+			return x.Path
+		}
+	}
+	return "/"
 }
 
 func ownCgroup2() (string, error) {
