@@ -92,9 +92,13 @@ func TestLayersWithWhiteoutAndOpaqueDirectory(t *testing.T) {
 func TestPlainRootfsDirectory(t *testing.T) {
 	testutil.RequireRoot(t)
 	root := testutil.BusyboxRootfs(t, t.TempDir())
-	b, _ := newT(t, "sh", "-c", "cat /etc/passwd; echo written > /hello")
-	out := output(t, b.WithRootfs(root))
-	assert.Equal(t, "root:x:0:0:root:/root:/bin/sh\n", out)
+	b, _ := newT(t, "sh", "-c", "cat /etc/passwd; cat /etc/hostname; echo written > /hello")
+	out := output(t, b.WithRootfs(root).WithHostname("plain"))
+	assert.Equal(t, "root:x:0:0:root:/root:/bin/sh\nplain\n", out)
+	// The hostname file is mounted over, not written: the directory may be
+	// shared by many containers (at most an empty mount point is created).
+	hn, _ := os.ReadFile(filepath.Join(root, "etc", "hostname"))
+	assert.Empty(t, hn)
 	data, err := os.ReadFile(filepath.Join(root, "hello"))
 	require.NoError(t, err, "WithRootfs writes go to the directory itself")
 	assert.Equal(t, "written\n", string(data))

@@ -120,7 +120,7 @@ func Setup(cfg *Config) error {
 		}
 	}
 	for name, content := range files {
-		if err := writeFile(rootDir, name, content); err != nil {
+		if err := writeFile(rootDir, name, content, cfg.Layers != nil, devTmpfs); err != nil {
 			return err
 		}
 	}
@@ -755,11 +755,21 @@ func hide(root *os.File, dir string) error {
 	return nil
 }
 
-// writeFile replaces name in the root with content. Where the container may
-// not write there (a user namespace whose root does not own the layer's
-// /etc), the content is staged in the container's /dev tmpfs and bind-mounted
-// over the existing file instead, as docker mounts /etc/hostname.
-func writeFile(root *os.File, name string, content []byte) error {
+// writeFile puts content at name in the root. In a private root (an
+// overlay's upper layer) the file is replaced; where the container may not
+// write there (a user namespace whose root does not own the layer's /etc, a
+// read-only root) and in a plain root directory, which belongs to the caller,
+// the content is staged in the container's /dev tmpfs and bind-mounted over
+// the file instead, as docker mounts /etc/hostname.
+func writeFile(root *os.File, name string, content []byte, private, devTmpfs bool) error {
+	if !private && devTmpfs {
+		// A plain root directory is the caller's (and maybe shared by other
+		// containers): mount the content over the file, change nothing in it.
+		if err := bindContent(root, name, content); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+		return nil
+	}
 	parent, base := filepath.Split(filepath.Clean("/" + name))
 	dir, err := pathrs.MkdirAllHandle(root, parent, 0o755)
 	if err != nil {
