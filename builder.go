@@ -82,7 +82,7 @@ func New(args ...string) *Builder {
 			Args:            args,
 			Env:             []string{DefaultPath},
 			Cwd:             "/",
-			Capabilities:    security.LinuxCapabilities(security.DefaultCapabilities()),
+			Capabilities:    security.LinuxCapabilities(defaultCapabilities()),
 			NoNewPrivileges: true,
 		},
 		Root:        &specs.Root{},
@@ -95,6 +95,22 @@ func New(args ...string) *Builder {
 		},
 	}}
 	return b
+}
+
+// defaultCapabilities is Docker's default set without CAP_MKNOD, as Podman
+// does. Docker's set is safe only with its devices cgroup, which lets a
+// container open no device but the standard ones; cocoon makes no device
+// policy by default (no cgroup at all unless asked, and none on cgroup v2,
+// where it needs eBPF), so with CAP_MKNOD a container's root could mknod
+// the host's disk and read it. WithCapAdd("MKNOD") gives it back.
+func defaultCapabilities() []string {
+	var out []string
+	for _, c := range security.DefaultCapabilities() {
+		if c != "CAP_MKNOD" {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // FromSpec returns a builder that runs spec (for example a parsed

@@ -57,13 +57,16 @@ type Container struct {
 	net      *netsetup.Attachment
 	netHost  *netsetup.Host // opened for this container only (WithNetworkHostNS)
 
-	done     chan struct{} // closed when the init has been reaped
-	result   *Result
-	waitErr  error
-	mu       sync.Mutex
-	reason   Reason // why we killed it, if we did
-	deleted  bool
-	stopWait time.Duration
+	done    chan struct{} // closed when the init has been reaped
+	result  *Result
+	waitErr error
+	mu      sync.Mutex
+	reason  Reason // why we killed it, if we did
+	deleted bool
+	// Delete releases once; every caller gets that release's error.
+	deleteOnce sync.Once
+	deleteErr  error
+	stopWait   time.Duration
 }
 
 // Start creates the container and starts its workload. ctx bounds the
@@ -177,12 +180,6 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 	if spec.Annotations[AnnotationRootfs] != "" && hasNew(nss, namespace.Cgroup) {
 		cfg.CgroupHierarchies, _ = cgroupLayout() // on error the init reads it itself
 	}
-	if b.image != nil {
-		if err := b.image.Lease(ctx, id); err != nil {
-			return nil, stepErr("image", err)
-		}
-		c.leased = b.image
-	}
 	switch spec.Annotations[AnnotationRootfs] {
 	case RootfsHost, RootfsLayers:
 		lowers := []string{"/"}
@@ -206,6 +203,13 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 		}
 		l.Upper, l.Work, l.Target = w.Upper, w.Work, w.Target
 		cfg.Layers = l
+	}
+	if b.image != nil {
+		// After the writable layer: it claims the ID the lease is named by.
+		if err := b.image.Lease(ctx, id); err != nil {
+			return nil, stepErr("image", err)
+		}
+		c.leased = b.image
 	}
 
 	var netCfg *netsetup.Config
@@ -371,11 +375,11 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 		c.abort()
 		return nil, stepErr("init", fmt.Errorf("unexpected message %q", msg.Kind))
 	}
-	closeParent = false
 	if err := c.record(stateDir, t0); err != nil {
 		c.abort()
 		return nil, stepErr("state", err)
 	}
+	closeParent = false
 	c.logger.Debug("container started", "pid", c.pid, "took", time.Since(t0))
 	go c.reap(t0, conn, parentSock, cfg.Init)
 	go c.watch(ctx)
@@ -707,6 +711,12 @@ func (c *Container) Kill() error {
 }
 
 func (c *Container) kill(reason Reason) {
+	select {
+	case <-c.done:
+		// Reaped: its PID (and process group) may belong to another process now.
+		return
+	default:
+	}
 	c.mu.Lock()
 	if c.reason == "" {
 		c.reason = reason
@@ -758,14 +768,13 @@ func (c *Container) Delete() error {
 		c.kill(Killed)
 		<-c.done
 	}
-	c.mu.Lock()
-	if c.deleted {
+	c.deleteOnce.Do(func() {
+		c.mu.Lock()
+		c.deleted = true
 		c.mu.Unlock()
-		return nil
-	}
-	c.deleted = true
-	c.mu.Unlock()
-	return c.release()
+		c.deleteErr = c.release()
+	})
+	return c.deleteErr
 }
 
 // Close is Delete, for io.Closer.
@@ -793,8 +802,10 @@ func (c *Container) release() error {
 	}
 	if c.writable != nil {
 		if c.keep {
-			// The layer stays for the caller; the record of a live container does not.
+			// The layer stays for the caller (and Reclaim leaves it); the
+			// record of a live container does not.
 			errs = append(errs, ignoreNotExist(os.Remove(filepath.Join(c.writable.Dir, recordFile))))
+			errs = append(errs, os.WriteFile(filepath.Join(c.writable.Dir, keptFile), nil, 0o600))
 		} else {
 			errs = append(errs, c.writable.Remove())
 		}

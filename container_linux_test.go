@@ -510,3 +510,16 @@ func TestRootlessUserNamespace(t *testing.T) {
 	assert.Contains(t, out, "etc=read-only\nok\n")
 	assert.Contains(t, out, "result: exited with status 0 <nil>")
 }
+
+func TestWorkloadInheritsNoFileDescriptors(t *testing.T) {
+	testutil.RequireRoot(t)
+	// A directory fd the caller leaked without close-on-exec must not reach
+	// the workload (it could openat(fd, "..") out of its root).
+	fd, err := unix.Open("/", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	require.NoError(t, err)
+	defer unix.Close(fd)
+	b, _ := newT(t, "sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '")
+	out := output(t, b)
+	// 0-2, and the fd ls itself uses to read the directory.
+	assert.Equal(t, "0 1 2 3 ", out)
+}

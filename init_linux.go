@@ -63,8 +63,12 @@ func runInit() int {
 		fmt.Fprintln(os.Stderr, "cocoon-init: no sync socket: this program is not meant to be run as cocoon-init by hand")
 		return 125
 	}
-	// The workload must not inherit the socket.
-	unix.CloseOnExec(initproto.SyncFD)
+	// The workload inherits no fd but its stdio: not the socket, nor anything
+	// the caller left open without close-on-exec (a directory fd would let
+	// it openat(fd, "..") out of its root: the class of CVE-2024-21626).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		cloexecAll()
+	}
 	conn := initproto.NewConn(sock)
 	var cfg initproto.Config
 	if err := conn.Recv(&cfg); err != nil {
@@ -303,10 +307,16 @@ func runAsInit(conn *initproto.Conn, sock *os.File, path string, p *specs.Proces
 	if err := conn.Send(initproto.Message{Kind: initproto.KindStarted, Pid: cmd.Process.Pid}); err != nil {
 		cmd.Process.Kill()
 	}
-	// The parent gone (socket closed) means nobody owns this container any more.
+	// The parent gone (socket closed) means nobody owns this container any
+	// more. kill(-1) reaches every process of the pid namespace only when this
+	// init is its PID 1; outside one it would reach the host's processes.
 	go func() {
 		io.Copy(io.Discard, sock)
-		unix.Kill(-1, unix.SIGKILL)
+		if unix.Getpid() == 1 {
+			unix.Kill(-1, unix.SIGKILL)
+		} else {
+			unix.Kill(cmd.Process.Pid, unix.SIGKILL)
+		}
 		os.Exit(137)
 	}()
 	child := cmd.Process.Pid
@@ -364,4 +374,19 @@ func loopbackUp() error {
 		return fmt.Errorf("set lo up: %w", err)
 	}
 	return nil
+}
+
+// cloexecAll marks every fd above stderr close-on-exec, for kernels without
+// close_range's CLOSE_RANGE_CLOEXEC (before 5.11).
+func cloexecAll() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		var fd int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &fd); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
 }

@@ -134,6 +134,11 @@ func TestKeepLayerSurvivesDelete(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(c.LayerDir(), "upper", "etc", "kept-file"))
 	require.NoError(t, err)
 	assert.Equal(t, "kept\n", string(data))
+	// It is the caller's now: reclaiming crashed containers leaves it.
+	removed, err := container.Reclaim(filepath.Dir(filepath.Dir(c.LayerDir())))
+	require.NoError(t, err)
+	assert.NotContains(t, removed, c.ID())
+	require.NoError(t, os.RemoveAll(c.LayerDir()))
 }
 
 func TestHostileRootfsFailsSafely(t *testing.T) {

@@ -28,6 +28,10 @@ type Record struct {
 
 const recordFile = "state.json"
 
+// keptFile marks a writable layer kept after Delete (WithKeepLayer): it is
+// the caller's now, and Reclaim leaves it alone.
+const keptFile = "kept"
+
 // Lookup finds the running container id under stateDir (DefaultStateDir()
 // when empty). It fails with ErrNotRunning when the container has ended.
 func Lookup(stateDir, id string) (*Record, error) {
@@ -108,6 +112,9 @@ func Reclaim(stateDir string) ([]string, error) {
 			continue
 		}
 		id := e.Name()
+		if _, err := os.Stat(filepath.Join(root, id, keptFile)); err == nil {
+			continue
+		}
 		_, err := Lookup(stateDir, id)
 		switch {
 		case err == nil:

@@ -459,7 +459,13 @@ func mountCgroup(root *os.File, m *specs.Mount, opts ParsedOptions, cfg *Config)
 	var sfs unix.Statfs_t
 	if err := unix.Statfs("/sys/fs/cgroup", &sfs); err == nil && sfs.Type == unix.CGROUP2_SUPER_MAGIC {
 		if !cfg.CgroupNS {
-			return bindOwnCgroup(target, m.Destination, "", "/sys/fs/cgroup")
+			if err := bindOwnCgroup(target, m.Destination, "", "/sys/fs/cgroup"); err != nil {
+				return err
+			}
+			if ro {
+				return remountReadonlyAt(root, m.Destination)
+			}
+			return nil
 		}
 		if err := unix.Mount("cgroup2", fdPath(target), "cgroup2", opts.Flags, ""); err != nil {
 			return fmt.Errorf("mount cgroup2 on %s: %w", m.Destination, err)
@@ -483,6 +489,7 @@ func mountCgroup(root *os.File, m *specs.Mount, opts ParsedOptions, cfg *Config)
 		return err
 	}
 	defer tmpfs.Close()
+	var bound []string
 	for _, h := range hier {
 		dest := filepath.Join(m.Destination, h.Dir)
 		if err := unix.Mkdirat(int(tmpfs.Fd()), h.Dir, 0o755); err != nil {
@@ -501,14 +508,17 @@ func mountCgroup(root *os.File, m *specs.Mount, opts ParsedOptions, cfg *Config)
 			err = unix.Mount("cgroup", fdPath(sub), typ, opts.Flags, data)
 			if errors.Is(err, unix.EPERM) && cfg.UserNS {
 				// v1 hierarchies cannot be mounted in a user namespace: bind
-				// this process's own cgroup of each instead.
-				err = bindOwnCgroup(sub, dest, ownPath(h.Controllers), filepath.Join("/sys/fs/cgroup", h.Dir))
+				// this process's own cgroup of each instead, by its host path
+				// (inside the cgroup namespace /proc/self/cgroup says "/").
+				err = bindOwnCgroup(sub, dest, h.Path, filepath.Join("/sys/fs/cgroup", h.Dir))
+				bound = append(bound, dest)
 			}
 			if err != nil {
 				err = fmt.Errorf("mount %s (%s) on %s: %w", typ, data, dest, err)
 			}
 		} else {
 			err = bindOwnCgroup(sub, dest, h.Path, filepath.Join("/sys/fs/cgroup", h.Dir))
+			bound = append(bound, dest)
 		}
 		sub.Close()
 		if err != nil {
@@ -516,6 +526,12 @@ func mountCgroup(root *os.File, m *specs.Mount, opts ParsedOptions, cfg *Config)
 		}
 	}
 	if ro {
+		// A bind keeps its source's flags: each needs its own read-only remount.
+		for _, dest := range bound {
+			if err := remountReadonlyAt(root, dest); err != nil {
+				return fmt.Errorf("read-only %s: %w", dest, err)
+			}
+		}
 		return remountReadonlyAt(root, m.Destination)
 	}
 	return nil
@@ -536,21 +552,6 @@ func bindOwnCgroup(target *os.File, dest, own, hostMount string) error {
 		return fmt.Errorf("bind %s on %s: %w", src, dest, err)
 	}
 	return nil
-}
-
-// ownPath is this process's cgroup in the hierarchy of controllers ("/"
-// when unknown).
-func ownPath(controllers string) string {
-	h, err := Hierarchies()
-	if err != nil {
-		return "/"
-	}
-	for _, x := range h {
-		if x.Controllers == controllers {
-			return x.Path
-		}
-	}
-	return "/"
 }
 
 func ownCgroup2() (string, error) {
