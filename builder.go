@@ -296,6 +296,18 @@ func (b *Builder) WithNetwork(mode string) *Builder {
 	return b
 }
 
+// WithSysctl sets a kernel parameter inside the container ("net.ipv4.ip_forward",
+// "1"). Only parameters a namespace of the container scopes are allowed: IPC
+// ones with an ipc namespace, net.* with a network namespace.
+func (b *Builder) WithSysctl(key, value string) *Builder {
+	l := b.linux()
+	if l.Sysctl == nil {
+		l.Sysctl = map[string]string{}
+	}
+	l.Sysctl[key] = value
+	return b
+}
+
 // WithHostname sets the hostname (needs the uts namespace).
 func (b *Builder) WithHostname(name string) *Builder {
 	if len(name) > 64 {
@@ -589,6 +601,13 @@ func (b *Builder) validate() error {
 	if len(s.Mounts) > 0 && !namespace.Has(nss, namespace.Mount) {
 		errs = append(errs, errors.New("mounts need a new mount namespace"))
 	}
+	if s.Linux != nil {
+		for k := range s.Linux.Sysctl {
+			if err := checkSysctl(s, k); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	if err := validateNetwork(s); err != nil {
 		errs = append(errs, err)
 	}
@@ -633,4 +652,33 @@ func (b *Builder) layers() ([]string, error) {
 		return nil, fmt.Errorf("annotation %s: no layer", AnnotationLayers)
 	}
 	return dirs, nil
+}
+
+// checkSysctl allows only the sysctls a namespace of the container's own
+// scopes (as runc does): anything else would change the whole host.
+func checkSysctl(spec *specs.Spec, key string) error {
+	nss := spec.Linux.Namespaces
+	if strings.Contains(key, "..") || strings.ContainsAny(key, "/\x00") {
+		return fmt.Errorf("sysctl %q: invalid name", key)
+	}
+	switch {
+	case key == "kernel.msgmax" || key == "kernel.msgmnb" || key == "kernel.msgmni" || key == "kernel.sem" ||
+		key == "kernel.shmall" || key == "kernel.shmmax" || key == "kernel.shmmni" || key == "kernel.shm_rmid_forced" ||
+		strings.HasPrefix(key, "fs.mqueue."):
+		if hasNew(nss, namespace.IPC) {
+			return nil
+		}
+		return fmt.Errorf("sysctl %s: needs a new ipc namespace", key)
+	case strings.HasPrefix(key, "net."):
+		if hasNew(nss, namespace.Network) {
+			return nil
+		}
+		return fmt.Errorf("sysctl %s: needs a new network namespace", key)
+	case key == "kernel.hostname" || key == "kernel.domainname":
+		if hasNew(nss, namespace.UTS) {
+			return nil
+		}
+		return fmt.Errorf("sysctl %s: needs a new uts namespace", key)
+	}
+	return fmt.Errorf("sysctl %s: not namespaced, it would change the host", key)
 }

@@ -320,6 +320,10 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 	}
 	c.pid = cmd.Process.Pid
 	childSock.Close()
+	// Until the watcher takes over, ctx still bounds the start: an init stuck
+	// in setup (a hung bind source, say) is killed, and the reads below end.
+	stopEarly := context.AfterFunc(ctx, func() { c.cmd.Process.Kill() })
+	defer stopEarly()
 	lap("init forked")
 	if c.cg != nil && c.cg.PlacementFD() < 0 {
 		// cgroup v1: placed after clone, before the init reads its config
@@ -360,10 +364,18 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 		}
 	}
 	err = conn.Recv(&msg)
+	if err == nil && msg.Kind == initproto.KindExec && !cfg.Init {
+		err = conn.Recv(&msg)
+		if errors.Is(err, io.EOF) {
+			err, msg.Kind = nil, initproto.KindExec
+		}
+	} else if errors.Is(err, io.EOF) {
+		err = fmt.Errorf("the init died during setup (%w)", io.ErrUnexpectedEOF)
+	}
 	switch {
 	case cfg.Init && err == nil && msg.Kind == initproto.KindStarted:
 		// The init stays and reports the workload's end on the socket.
-	case errors.Is(err, io.EOF) && !cfg.Init:
+	case !cfg.Init && err == nil && msg.Kind == initproto.KindExec:
 		// close-on-exec: the workload is running.
 	case err == nil && msg.Kind == initproto.KindError:
 		c.abort()

@@ -523,3 +523,21 @@ func TestWorkloadInheritsNoFileDescriptors(t *testing.T) {
 	// 0-2, and the fd ls itself uses to read the directory.
 	assert.Equal(t, "0 1 2 3 ", out)
 }
+
+func TestSysctlsOnlyWhenNamespaced(t *testing.T) {
+	testutil.RequireRoot(t)
+	host, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	require.NoError(t, err)
+	b, _ := newT(t, "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start", "/proc/sys/kernel/shmmni")
+	out := output(t, b.WithSysctl("net.ipv4.ip_unprivileged_port_start", "80").WithSysctl("kernel.shmmni", "1234"))
+	assert.Equal(t, "80\n1234\n", out)
+	after, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	require.NoError(t, err)
+	assert.Equal(t, string(host), string(after), "the host's value changed")
+
+	_, err = container.New("true").WithSysctl("kernel.core_pattern", "|/evil").Spec()
+	assert.ErrorContains(t, err, "would change the host")
+	_, err = container.New("true").WithNetwork(container.NetworkHost).WithSysctl("net.ipv4.ip_forward", "1").Spec()
+	assert.ErrorContains(t, err, "needs a new network namespace")
+}
+

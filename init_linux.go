@@ -121,10 +121,24 @@ func runInit() int {
 			}
 			return fail(&initError{step, err})
 		}
+		// Changing the uid clears the parent-death signal (prctl(2)): set it
+		// again, then make sure the parent did not die in between (its end
+		// of the socket would be closed).
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return fail(&initError{"parent-death signal", err})
+		}
+		if parentGone() {
+			return 137
+		}
 	}
 	p := cfg.Spec.Process
 	if cfg.Init {
 		return runAsInit(conn, sock, path, p)
+	}
+	// Tell the parent setup is over: end of file after this means execve
+	// succeeded; end of file without it means the init died on the way.
+	if err := conn.Send(initproto.Message{Kind: initproto.KindExec}); err != nil {
+		return 125
 	}
 	err := unix.Exec(path, p.Args, p.Env)
 	return fail(&initError{"exec " + p.Args[0], err})
@@ -174,6 +188,7 @@ func setupContainer(cfg *initproto.Config, beforePivot func() (map[string][]byte
 			UserNS:        namespace.Has(nss, namespace.User),
 			CgroupNS:      namespace.Has(nss, namespace.Cgroup),
 			BeforePivot:   beforePivot,
+			AfterPivot:    func() error { return writeSysctls(spec) },
 
 			CgroupHierarchies: cfg.CgroupHierarchies,
 		}
@@ -196,9 +211,9 @@ func setupContainer(cfg *initproto.Config, beforePivot func() (map[string][]byte
 			return "", &initError{"mount propagation", err}
 		}
 	}
-	for k, v := range spec.Linux.Sysctl {
-		if err := writeSysctl(k, v); err != nil {
-			return "", &initError{"sysctl " + k, err}
+	if !hasNew(nss, namespace.Mount) || (cfg.Layers == nil && (spec.Root == nil || spec.Root.Path == "")) {
+		if err := writeSysctls(spec); err != nil {
+			return "", &initError{"sysctl", err}
 		}
 	}
 	p := spec.Process
@@ -230,11 +245,16 @@ func enterTimeNamespace(offsets map[string]specs.LinuxTimeOffset) error {
 	return os.WriteFile("/proc/self/timens_offsets", []byte(b.String()), 0)
 }
 
-func writeSysctl(key, value string) error {
-	if strings.Contains(key, "..") {
-		return fmt.Errorf("invalid sysctl name %q", key)
+func writeSysctls(spec *specs.Spec) error {
+	for k, v := range spec.Linux.Sysctl {
+		if err := checkSysctl(spec, k); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/")), []byte(v), 0); err != nil {
+			return fmt.Errorf("sysctl %s: %w", k, err)
+		}
 	}
-	return os.WriteFile(filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/")), []byte(value), 0)
+	return nil
 }
 
 // lookPath resolves the workload like execvp, with the container's PATH.
@@ -389,4 +409,11 @@ func cloexecAll() {
 			unix.CloseOnExec(fd)
 		}
 	}
+}
+
+// parentGone reports whether the parent's end of the sync socket is closed.
+func parentGone() bool {
+	fds := []unix.PollFd{{Fd: initproto.SyncFD, Events: unix.POLLIN | unix.POLLRDHUP}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&(unix.POLLHUP|unix.POLLRDHUP) != 0
 }

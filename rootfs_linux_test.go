@@ -35,6 +35,7 @@ echo "dev=$(ls -A /dev | tr '\n' ' ')"
 echo "root=$(awk '$5=="/" {print $9}' /proc/self/mountinfo)"
 echo "tmp=$(ls -A /tmp | tr '\n' ' ')"
 echo "blk=$(find /dev -type b | wc -l)"
+echo "shadow=$(cat /etc/shadow | wc -c) sshkeys=$(ls /etc/ssh 2>/dev/null | wc -l)"
 `)
 	out := output(t, b)
 	assert.Contains(t, out, "probe\n")
@@ -46,6 +47,7 @@ echo "blk=$(find /dev -type b | wc -l)"
 	assert.Contains(t, out, "root=overlay\n")
 	assert.Contains(t, out, "tmp=\n", "the host's /tmp leaked in")
 	assert.Contains(t, out, "blk=0\n")
+	assert.Contains(t, out, "shadow=0 sshkeys=0\n", "the host's password hashes or ssh keys are readable")
 	_, err = os.Stat("/etc/cocoon-probe")
 	assert.ErrorIs(t, err, os.ErrNotExist, "a write inside the container reached the host")
 }

@@ -36,11 +36,12 @@ func DefaultReadonlyPaths() []string {
 	return []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 }
 
-// HostRootHidden are the host directories a HostRoot container sees as fresh
-// empty tmpfs mounts instead of the host's content. /dev, /proc and /sys are
-// not listed: the standard mounts replace them.
+// HostRootHidden are the host paths a HostRoot container does not see:
+// directories become fresh empty tmpfs mounts, files read as empty (the
+// host's password hashes and SSH host keys stay on the host). /dev, /proc
+// and /sys are not listed: the standard mounts replace them.
 func HostRootHidden() []string {
-	return []string{"/tmp", "/var/tmp", "/run", "/root", "/home"}
+	return []string{"/tmp", "/var/tmp", "/run", "/root", "/home", "/etc/ssh", "/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-"}
 }
 
 // DefaultDevices are the device nodes every container gets in /dev.

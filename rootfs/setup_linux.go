@@ -51,6 +51,10 @@ type Config struct {
 	// CgroupHierarchies is the host's cgroup layout (Hierarchies); nil: read
 	// it here.
 	CgroupHierarchies []Hierarchy
+	// AfterPivot, when set, runs in the new root before the masked and
+	// read-only paths are applied (sysctls are written there, while
+	// /proc/sys is still writable).
+	AfterPivot func() error
 	// BeforePivot, when set, runs once everything is mounted, right before
 	// the files are written; the files it returns are added to Files. The
 	// container's init waits there for its parent's network wiring.
@@ -130,6 +134,11 @@ func Setup(cfg *Config) error {
 		}
 	} else if err := pivotInto(root); err != nil {
 		return err
+	}
+	if cfg.AfterPivot != nil {
+		if err := cfg.AfterPivot(); err != nil {
+			return err
+		}
 	}
 	for _, p := range cfg.MaskedPaths {
 		if err := mask(p); err != nil {
@@ -727,7 +736,8 @@ func makeDevice(root *os.File, d specs.LinuxDevice, userNS bool) error {
 	return nil
 }
 
-// hide covers dir with an empty read-only tmpfs when it exists in the root.
+// hide covers a directory of the root with an empty tmpfs, or a file with
+// /dev/null, when it exists.
 func hide(root *os.File, dir string) error {
 	f, err := pathrs.OpenatInRoot(root, dir)
 	if err != nil {
@@ -738,7 +748,17 @@ func hide(root *os.File, dir string) error {
 	}
 	defer f.Close()
 	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return nil
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFREG {
+		// Before pivot_root /dev/null is the host's.
+		if err := unix.Mount("/dev/null", fdPath(f), "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("hide %s: %w", dir, err)
+		}
+		return nil
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return nil
 	}
 	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)

@@ -26,6 +26,7 @@ const (
 	KindReady   = "ready"
 	KindGo      = "go"
 	KindStarted = "started"
+	KindExec    = "exec"
 	KindExited  = "exited"
 	KindError   = "error"
 )
