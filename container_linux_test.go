@@ -540,4 +540,3 @@ func TestSysctlsOnlyWhenNamespaced(t *testing.T) {
 	_, err = container.New("true").WithNetwork(container.NetworkHost).WithSysctl("net.ipv4.ip_forward", "1").Spec()
 	assert.ErrorContains(t, err, "needs a new network namespace")
 }
-
