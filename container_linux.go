@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -57,12 +58,15 @@ type Container struct {
 	net      *netsetup.Attachment
 	netHost  *netsetup.Host // opened for this container only (WithNetworkHostNS)
 
-	done    chan struct{} // closed when the init has been reaped
-	result  *Result
-	waitErr error
-	mu      sync.Mutex
-	reason  Reason // why we killed it, if we did
-	deleted bool
+	done chan struct{} // closed when the init has been reaped
+	// threadRelease ends the OS thread that forked the init, if it has one
+	// of its own (see startInit): closed once the init is reaped.
+	threadRelease chan struct{}
+	result        *Result
+	waitErr       error
+	mu            sync.Mutex
+	reason        Reason // why we killed it, if we did
+	deleted       bool
 	// Delete releases once; every caller gets that release's error.
 	deleteOnce sync.Once
 	deleteErr  error
@@ -156,7 +160,7 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 		// As docker: never leave the host's name in the container's uts namespace.
 		spec.Hostname = id
 	}
-	c := &Container{id: id, spec: spec, logger: logger.With("container", id), done: make(chan struct{}), stopWait: b.stopWait}
+	c := &Container{id: id, spec: spec, logger: logger.With("container", id), done: make(chan struct{}), threadRelease: make(chan struct{}), stopWait: b.stopWait}
 	nss := spec.Linux.Namespaces
 	c.pidNS = hasNew(nss, namespace.PID)
 	// Until the reaper owns the container, every error releases what was made.
@@ -182,6 +186,12 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 	}
 	switch spec.Annotations[AnnotationRootfs] {
 	case RootfsHost, RootfsLayers:
+		if spec.Annotations[AnnotationRootfs] == RootfsHost && os.Geteuid() != 0 && hasCap(spec, "CAP_SYS_ADMIN") {
+			// Rootless, the host root and its hiding mounts are made in a mount
+			// namespace the container's own user namespace owns: with
+			// CAP_SYS_ADMIN it could unmount them and see the caller's files.
+			return nil, stepErr("rootfs", fmt.Errorf("an unprivileged caller's container on the host root cannot have CAP_SYS_ADMIN (it could unmount what hides the host): %w", ErrNotSupported))
+		}
 		lowers := []string{"/"}
 		if spec.Annotations[AnnotationRootfs] == RootfsLayers {
 			var err error
@@ -311,7 +321,7 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 	// (see rootfs.PremountOverlay); an unprivileged one cannot, and the init
 	// does what a user namespace allows (rootfs.Setup).
 	premount := cfg.Layers != nil && hasNew(nss, namespace.User) && os.Geteuid() == 0
-	if err := startInit(cmd, nss, cfg.Layers, premount); err != nil {
+	if err := startInit(cmd, nss, cfg.Layers, premount, c.threadRelease); err != nil {
 		return nil, stepErr("start init", err)
 	}
 	if pidfd >= 0 {
@@ -457,34 +467,37 @@ func specForInit(spec *specs.Spec) *specs.Spec {
 
 // startInit forks the init. Joining namespaces by path and premounting the
 // overlay (user namespaces) need a dedicated OS thread: the init is forked
-// from it and inherits its namespaces. The thread returns to the scheduler
-// only when all of them were restored; otherwise it is discarded, and since
-// the parent-death signal follows the forking thread, the init dies with it.
-func startInit(cmd *exec.Cmd, nss []specs.LinuxNamespace, layers *rootfs.Layers, premount bool) error {
+// from it and inherits its namespaces. That thread is never given back to
+// the scheduler (it holds foreign namespaces, or a private fs struct whose
+// cwd setns reset), and since the init's parent-death signal follows the
+// thread that forked it, it stays parked until the container is reaped
+// (release is closed), then ends.
+func startInit(cmd *exec.Cmd, nss []specs.LinuxNamespace, layers *rootfs.Layers, premount bool, release <-chan struct{}) error {
 	if !premount && !namespace.NeedsThread(nss) {
 		return cmd.Start()
 	}
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread()
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
 		j, err := namespace.Join(nss)
-		if err != nil {
-			runtime.UnlockOSThread() // Join restored the thread before failing
-			errc <- err
-			return
-		}
-		healthy := true
-		if premount {
-			healthy, err = rootfs.PremountOverlay(layers, cmd.Start)
-		} else {
-			err = cmd.Start()
-		}
-		if j.Restore() && healthy {
-			runtime.UnlockOSThread()
+		if err == nil {
+			if premount {
+				_, err = rootfs.PremountOverlay(layers, cmd.Start)
+			} else {
+				err = cmd.Start()
+			}
+			j.Restore()
 		}
 		errc <- err
+		if err == nil {
+			<-release
+		}
 	}()
 	return <-errc
+}
+
+func hasCap(spec *specs.Spec, name string) bool {
+	return spec.Process != nil && spec.Process.Capabilities != nil && slices.Contains(spec.Process.Capabilities.Bounding, name)
 }
 
 // kernelAtLeast reports whether the running kernel is at least major.minor.
@@ -558,6 +571,7 @@ func chownToContainerRoot(spec *specs.Spec, dirs ...string) error {
 func (c *Container) abort() {
 	c.kill(Killed)
 	c.cmd.Wait()
+	close(c.threadRelease)
 }
 
 // reap waits for the init, records the result and closes done. It is the only
@@ -572,6 +586,7 @@ func (c *Container) reap(t0 time.Time, conn *initproto.Conn, sock *os.File, with
 		}
 	}
 	err := c.cmd.Wait()
+	close(c.threadRelease)
 	sock.Close()
 	res := &Result{Started: t0, Finished: time.Now()}
 	if status == nil {
