@@ -465,16 +465,17 @@ func specForInit(spec *specs.Spec) *specs.Spec {
 	return &s
 }
 
-// startInit forks the init. Joining namespaces by path and premounting the
-// overlay (user namespaces) need a dedicated OS thread: the init is forked
-// from it and inherits its namespaces. That thread is never given back to
-// the scheduler (it holds foreign namespaces, or a private fs struct whose
-// cwd setns reset), and since the init's parent-death signal follows the
-// thread that forked it, it stays parked until the container is reaped
-// (release is closed), then ends.
+// startInit forks the init: on the forker thread (see forker), or, to join
+// namespaces by path or premount the overlay (user namespaces), on a
+// dedicated OS thread that the init is forked from and inherits them from.
+// That thread is never given back to the scheduler (it holds foreign
+// namespaces, or a private fs struct whose cwd setns reset), and since the
+// init's parent-death signal follows it, it stays parked until the
+// container is reaped (release is closed), then ends. (Threads that are not
+// locked never fork an init, so the end of one harms no container.)
 func startInit(cmd *exec.Cmd, nss []specs.LinuxNamespace, layers *rootfs.Layers, premount bool, release <-chan struct{}) error {
 	if !premount && !namespace.NeedsThread(nss) {
-		return cmd.Start()
+		return onForkerThread(cmd.Start)
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -498,6 +499,39 @@ func startInit(cmd *exec.Cmd, nss []specs.LinuxNamespace, layers *rootfs.Layers,
 
 func hasCap(spec *specs.Spec, name string) bool {
 	return spec.Process != nil && spec.Process.Capabilities != nil && slices.Contains(spec.Process.Capabilities.Bounding, name)
+}
+
+// forker is the one OS thread that forks every init without a thread of its
+// own. The parent-death signal of a child follows the thread that forked
+// it, and any goroutine that locks an OS thread and exits (this package's
+// own, netsetup's, the caller's) ends that thread: an init forked from an
+// arbitrary thread could be killed by the next such exit. This thread is
+// locked for the life of the process and does nothing else, so it never
+// ends. Forks are serialized through it (each waits for the child's execve,
+// well under a millisecond).
+var forker struct {
+	once sync.Once
+	reqs chan forkRequest
+}
+
+type forkRequest struct {
+	start func() error
+	errc  chan error
+}
+
+func onForkerThread(start func() error) error {
+	forker.once.Do(func() {
+		forker.reqs = make(chan forkRequest)
+		go func() {
+			runtime.LockOSThread() // for good: see forker
+			for r := range forker.reqs {
+				r.errc <- r.start()
+			}
+		}()
+	})
+	errc := make(chan error, 1)
+	forker.reqs <- forkRequest{start, errc}
+	return <-errc
 }
 
 // kernelAtLeast reports whether the running kernel is at least major.minor.

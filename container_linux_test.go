@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -539,4 +540,38 @@ func TestSysctlsOnlyWhenNamespaced(t *testing.T) {
 	assert.ErrorContains(t, err, "would change the host")
 	_, err = container.New("true").WithNetwork(container.NetworkHost).WithSysctl("net.ipv4.ip_forward", "1").Spec()
 	assert.ErrorContains(t, err, "needs a new network namespace")
+}
+
+func TestContainersSurviveThreadsThatEnd(t *testing.T) {
+	testutil.RequireRoot(t)
+	// The init's parent-death signal follows the OS thread that forked it,
+	// and a goroutine that exits while locked to its thread ends that thread
+	// (go.dev/issue/27505). Each goroutine here starts a container, then locks
+	// its thread and exits: had the init been forked from that thread, the
+	// container would die with it.
+	state := t.TempDir()
+	cs := make(chan *container.Container, 5)
+	for range 5 {
+		go func() {
+			c, err := container.New("sleep", "100").WithStateDir(state).Start(context.Background())
+			if err != nil {
+				t.Error(err)
+				cs <- nil
+				return
+			}
+			cs <- c
+			runtime.LockOSThread() // and exit locked: the thread ends
+		}()
+	}
+	var all []*container.Container
+	for range 5 {
+		if c := <-cs; c != nil {
+			all = append(all, c)
+			defer c.Delete()
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	for _, c := range all {
+		assert.Equal(t, container.Running, c.State(), "container %s died with the thread that started it", c.ID())
+	}
 }

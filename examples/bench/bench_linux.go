@@ -43,6 +43,7 @@ const (
 	groupInProcess = "in-process: container.Run called from this Go program"
 	groupWhole     = "whole process: fork+exec of a binary until wait4 reaps it"
 	groupRootfs    = "rootfs cost: in-process, busybox true run by its host path"
+	groupNetwork   = "network cost: in-process, the bridge in a namespace of the bench's own playing the host"
 )
 
 // row is one way of starting the workload, measured once per round.
@@ -75,7 +76,8 @@ type env struct {
 	stateDir string
 	p        *prober
 	h        *helper
-	seq      int // container ID counter
+	net      *netHost // plays the host for the bridge rows
+	seq      int      // container ID counter
 }
 
 func (e *env) id(key string) string {
@@ -147,6 +149,17 @@ func (e *env) setupAndRun() (int, error) {
 	} else if e.cocoon, err = filepath.Abs(e.cocoon); err != nil {
 		return 2, err
 	}
+	// First, before any child process: the namespace's thread is locked for
+	// good and ends at close, and a child forked from a thread that ends gets
+	// its parent-death signal (go.dev/issue/27505).
+	if e.net, err = newNetHost(e.tmp); err != nil {
+		return 2, fmt.Errorf("network namespace for the bridge rows: %w", err)
+	}
+	defer func() {
+		if err := e.net.close(); err != nil {
+			fmt.Fprintf(e.out, "bench: removing the bridge: %v\n", err)
+		}
+	}()
 	errlog := filepath.Join(e.tmp, "stderr.log")
 	if e.p, err = newProber(errlog); err != nil {
 		return 2, err
@@ -154,6 +167,7 @@ func (e *env) setupAndRun() (int, error) {
 	if e.h, err = startHelper(errlog, cgroupMode() == "hybrid"); err != nil {
 		return 2, err
 	}
+
 	for _, d := range []string{"bundle-runc", "bundle-crun"} {
 		if err := os.Mkdir(filepath.Join(e.tmp, d), 0o755); err != nil {
 			return 2, err
@@ -308,6 +322,12 @@ func (e *env) rows() (rows []*row, notes []string) {
 		}),
 		inProc("mntns", "cocoon, mount ns, host mounts", groupRootfs, func(id string) *container.Builder {
 			return container.New(busyboxPath, "true").WithID(id).WithSpec(noRootfs)
+		}),
+		inProc("netnone", "cocoon WithRootfs, network none (lo down)", groupNetwork, func(id string) *container.Builder {
+			return container.New("/bin/true").WithID(id).WithRootfs(e.rootDir).WithNetwork(container.NetworkNone)
+		}),
+		inProc("bridge", "cocoon WithRootfs, bridge (veth, address, NAT)", groupNetwork, func(id string) *container.Builder {
+			return container.New("/bin/true").WithID(id).WithRootfs(e.rootDir).WithNetworkHost(e.net.h, e.net.state)
 		}),
 	)
 	if optional(container.New("/bin/true"), "WithCgroup") {
@@ -629,7 +649,7 @@ func (e *env) report(rows []*row, bursts []*burstRow, notes []string, seqTime ti
 	}
 	fmt.Fprintf(w, "\nwall time per start in ms (%d rounds in %s)\n", e.o.n, seqTime.Round(time.Millisecond))
 	fmt.Fprintf(w, "%-52s %5s %5s %8s %8s %8s %15s\n", "row", "n", "fail", "min", "median", "p90", "peak RSS (KiB)")
-	for _, g := range []string{groupInProcess, groupWhole, groupRootfs} {
+	for _, g := range []string{groupInProcess, groupWhole, groupRootfs, groupNetwork} {
 		fmt.Fprintf(w, "%s\n", g)
 		for _, r := range rows {
 			if r.group != g {
@@ -686,6 +706,8 @@ func (e *env) report(rows []*row, bursts []*burstRow, notes []string, seqTime ti
 	diff("  of which the mount ns: (mount ns, host mounts) - (no mount ns)", "mntns", "nomnt")
 	diff("  of which mounts + pivot_root: WithRootfs - (mount ns, host mounts)", "rootfs", "mntns")
 	diff("overlay: WithLayers - WithRootfs", "layers", "rootfs")
+	diff("network loopback (the default): WithRootfs - network none", "rootfs", "netnone")
+	diff("network bridge: bridge - WithRootfs (loopback)", "bridge", "rootfs")
 	if byKey["rootfscg"] != nil {
 		diff("own cgroup: WithRootfs+WithCgroup - WithRootfs", "rootfscg", "rootfs")
 	}
