@@ -86,6 +86,9 @@ func (b *Builder) Start(ctx context.Context) (*Container, error) {
 	if err := namespace.CheckJoinable(spec.Linux.Namespaces); err != nil {
 		return nil, err
 	}
+	if err := checkRootlessMappings(spec); err != nil {
+		return nil, err
+	}
 	if hasNew(spec.Linux.Namespaces, namespace.Time) && !kernelAtLeast(6, 2) {
 		// Before 6.2 execve does not enter the time namespace made for the
 		// caller's children (only fork does, and Go's fork shares memory,
@@ -495,6 +498,24 @@ func startInit(cmd *exec.Cmd, nss []specs.LinuxNamespace, layers *rootfs.Layers,
 		}
 	}()
 	return <-errc
+}
+
+// checkRootlessMappings refuses, for an unprivileged caller, user namespace
+// maps the kernel would refuse with a bare EPERM: without privileges a
+// process may map only its own uid and gid, one ID each. Wider maps need
+// the setuid helpers newuidmap/newgidmap and /etc/subuid, not used yet.
+func checkRootlessMappings(spec *specs.Spec) error {
+	if os.Geteuid() == 0 || !hasNew(spec.Linux.Namespaces, namespace.User) {
+		return nil
+	}
+	ok := func(maps []specs.LinuxIDMapping, own int) bool {
+		return len(maps) == 1 && maps[0].Size == 1 && int(maps[0].HostID) == own
+	}
+	if !ok(spec.Linux.UIDMappings, os.Geteuid()) || !ok(spec.Linux.GIDMappings, os.Getegid()) {
+		return fmt.Errorf("user namespace: an unprivileged caller can map only its own uid %d and gid %d, one ID each (wider maps need newuidmap/newgidmap, which cocoon does not use yet): %w",
+			os.Geteuid(), os.Getegid(), ErrNotSupported)
+	}
+	return nil
 }
 
 func hasCap(spec *specs.Spec, name string) bool {

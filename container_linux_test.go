@@ -510,6 +510,7 @@ func TestRootlessUserNamespace(t *testing.T) {
 	assert.Equal(t, "0 65534 1", strings.Join(strings.Fields(lines[1]), " "))
 	assert.Contains(t, out, "etc=read-only\nok\n")
 	assert.Contains(t, out, "result: exited with status 0 <nil>")
+	assert.Contains(t, out, "wide map: true")
 }
 
 func TestWorkloadInheritsNoFileDescriptors(t *testing.T) {

@@ -4,12 +4,15 @@ package container_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/cocoonrt/container"
 )
@@ -89,5 +92,9 @@ func rootless() {
 	res, err := c.Wait()
 	c.Delete()
 	fmt.Println("result:", res, err)
+	// A map wider than its own uid is refused with a clear error.
+	wide := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	_, err = container.New("true").WithUserNamespace(wide, wide).Run(context.Background())
+	fmt.Println("wide map:", errors.Is(err, container.ErrNotSupported))
 	os.Exit(0)
 }
