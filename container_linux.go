@@ -215,6 +215,8 @@ func start(ctx context.Context, b *Builder, spec *specs.Spec) (_ *Container, ret
 			return nil, stepErr("rootfs", err)
 		}
 		l.Upper, l.Work, l.Target = w.Upper, w.Work, w.Target
+		// A layer deleted with the container needs no syncs; a kept one does.
+		l.Volatile = !c.keep && kernelAtLeast(5, 10)
 		cfg.Layers = l
 	}
 	if b.image != nil {

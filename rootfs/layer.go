@@ -22,6 +22,10 @@ type Layers struct {
 	// HostRoot marks the default root filesystem: the lowest layer is the
 	// host's "/", and host paths that must not leak in are covered.
 	HostRoot bool `json:"hostRoot,omitempty"`
+	// Volatile mounts the overlay with "volatile" (Linux 5.10+): no sync of
+	// the upper layer, not even when the overlay is unmounted, for a writable
+	// layer that is deleted with the container anyway.
+	Volatile bool `json:"volatile,omitempty"`
 	// Premounted says the overlay is already mounted on Target in the mount
 	// namespace the container's was copied from (see MountOverlay).
 	Premounted bool `json:"premounted,omitempty"`
@@ -63,6 +67,9 @@ func (l *Layers) OverlayData() (string, error) {
 		lower[len(l.Lower)-1-i] = d
 	}
 	data := "lowerdir=" + strings.Join(lower, ":") + ",upperdir=" + l.Upper + ",workdir=" + l.Work
+	if l.Volatile {
+		data += ",volatile"
+	}
 	if len(data) >= os.Getpagesize() {
 		return "", fmt.Errorf("overlay: %d layers make an option string of %d bytes, over the kernel's limit of one page", len(l.Lower), len(data))
 	}

@@ -124,7 +124,7 @@ func Setup(cfg *Config) error {
 		}
 	}
 	for name, content := range files {
-		if err := writeFile(rootDir, name, content, cfg.Layers != nil, devTmpfs); err != nil {
+		if err := writeFile(rootDir, name, content, devTmpfs); err != nil {
 			return err
 		}
 	}
@@ -776,16 +776,15 @@ func hide(root *os.File, dir string) error {
 	return nil
 }
 
-// writeFile puts content at name in the root. In a private root (an
-// overlay's upper layer) the file is replaced; where the container may not
-// write there (a user namespace whose root does not own the layer's /etc, a
-// read-only root) and in a plain root directory, which belongs to the caller,
-// the content is staged in the container's /dev tmpfs and bind-mounted over
-// the file instead, as docker mounts /etc/hostname.
-func writeFile(root *os.File, name string, content []byte, private, devTmpfs bool) error {
-	if !private && devTmpfs {
-		// A plain root directory is the caller's (and maybe shared by other
-		// containers): mount the content over the file, change nothing in it.
+// writeFile puts content at name in the root. As docker mounts
+// /etc/hostname, the content is staged in the container's fresh /dev tmpfs
+// and bind-mounted over the file (created empty if missing, like any mount
+// point): nothing is written into the root, which may be the caller's own
+// directory shared with other containers, a read-only root, or a layer the
+// user namespace's root does not own; and an overlay gets no copy-up of
+// /etc. Without a fresh /dev the file is replaced in the root instead.
+func writeFile(root *os.File, name string, content []byte, devTmpfs bool) error {
+	if devTmpfs {
 		if err := bindContent(root, name, content); err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
@@ -797,11 +796,7 @@ func writeFile(root *os.File, name string, content []byte, private, devTmpfs boo
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	defer dir.Close()
-	err = replaceAt(int(dir.Fd()), base, content)
-	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS) {
-		err = bindContent(root, name, content)
-	}
-	if err != nil {
+	if err := replaceAt(int(dir.Fd()), base, content); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return nil
