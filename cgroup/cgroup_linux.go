@@ -3,7 +3,6 @@
 package cgroup
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -67,39 +67,27 @@ func Detect() (*Host, error) {
 }
 
 func detect() (*Host, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	ms, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
-		return nil, fmt.Errorf("cgroup: detect: %w", err)
+		return nil, fmt.Errorf("cgroup: detect: read mountinfo: %w", err)
 	}
-	defer f.Close()
 	h := &Host{V1: map[string]string{}}
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		// id parent maj:min root mountpoint options [optional...] - fstype source superoptions
-		fields := strings.Fields(s.Text())
-		sep := slices.Index(fields, "-")
-		if sep < 0 || sep+3 >= len(fields) || len(fields) < 5 {
-			continue
-		}
-		mnt := unescapeMount(fields[4])
-		switch fields[sep+1] {
+	for _, m := range ms {
+		switch m.FSType {
 		case "cgroup2":
 			// Prefer the conventional place when several cgroup2 mounts exist.
-			if h.UnifiedMount == "" || mnt == "/sys/fs/cgroup" {
-				h.UnifiedMount = mnt
+			if h.UnifiedMount == "" || m.Mountpoint == "/sys/fs/cgroup" {
+				h.UnifiedMount = m.Mountpoint
 			}
 		case "cgroup":
-			for _, opt := range strings.Split(fields[sep+3], ",") {
+			for _, opt := range strings.Split(m.VFSOptions, ",") {
 				if slices.Contains(v1Controllers, opt) {
 					if _, dup := h.V1[opt]; !dup {
-						h.V1[opt] = mnt
+						h.V1[opt] = m.Mountpoint
 					}
 				}
 			}
 		}
-	}
-	if err := s.Err(); err != nil {
-		return nil, fmt.Errorf("cgroup: detect: read mountinfo: %w", err)
 	}
 	if h.UnifiedMount != "" {
 		b, err := os.ReadFile(filepath.Join(h.UnifiedMount, "cgroup.controllers"))
@@ -118,25 +106,6 @@ func detect() (*Host, error) {
 		return nil, fmt.Errorf("cgroup: no cgroup hierarchy is mounted: %w", ErrNotSupported)
 	}
 	return h, nil
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // New creates the container's cgroup and applies cfg.Resources. On error it

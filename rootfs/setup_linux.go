@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -610,47 +611,32 @@ func Hierarchies() ([]Hierarchy, error) {
 // cgroupMounts maps a hierarchy's controller list ("" for cgroup2) to its
 // mount directory name under /sys/fs/cgroup, from /proc/self/mountinfo.
 func cgroupMounts() (map[string]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	ms, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	out := map[string]string{}
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		sep := -1
-		for i, x := range fields {
-			if x == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 0 || len(fields) < sep+4 || len(fields) < 5 {
+	for _, m := range ms {
+		if filepath.Dir(m.Mountpoint) != "/sys/fs/cgroup" {
 			continue
 		}
-		mp, typ, super := fields[4], fields[sep+1], fields[sep+3]
-		if filepath.Dir(mp) != "/sys/fs/cgroup" {
+		if m.FSType == "cgroup2" {
+			out[""] = filepath.Base(m.Mountpoint)
 			continue
 		}
-		switch typ {
-		case "cgroup2":
-			out[""] = filepath.Base(mp)
-		case "cgroup":
-			var ctrl []string
-			for _, o := range strings.Split(super, ",") {
-				switch o {
-				case "rw", "ro", "relatime", "noatime", "nosuid", "nodev", "noexec", "xattr", "clone_children", "nsdelegate", "memory_recursiveprot":
-				default:
-					if !strings.HasPrefix(o, "release_agent=") {
-						ctrl = append(ctrl, o)
-					}
+		var ctrl []string
+		for _, o := range strings.Split(m.VFSOptions, ",") {
+			switch o {
+			case "rw", "ro", "relatime", "noatime", "nosuid", "nodev", "noexec", "xattr", "clone_children", "nsdelegate", "memory_recursiveprot":
+			default:
+				if !strings.HasPrefix(o, "release_agent=") {
+					ctrl = append(ctrl, o)
 				}
 			}
-			out[strings.Join(ctrl, ",")] = filepath.Base(mp)
 		}
+		out[strings.Join(ctrl, ",")] = filepath.Base(m.Mountpoint)
 	}
-	return out, s.Err()
+	return out, nil
 }
 
 // populateDev creates the standard device nodes and links in a fresh /dev.
