@@ -485,14 +485,11 @@ func startInit(cmd *exec.Cmd, nss []specs.LinuxNamespace, layers *rootfs.Layers,
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		j, err := namespace.Join(nss)
-		if err == nil {
-			if premount {
-				_, err = rootfs.PremountOverlay(layers, cmd.Start)
-			} else {
-				err = cmd.Start()
-			}
-			j.Restore()
+		err := namespace.Join(nss)
+		if err == nil && premount {
+			err = rootfs.PremountOverlay(layers, cmd.Start)
+		} else if err == nil {
+			err = cmd.Start()
 		}
 		errc <- err
 		if err == nil {

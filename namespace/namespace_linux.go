@@ -92,79 +92,30 @@ func CheckJoinable(nss []specs.LinuxNamespace) error {
 	return nil
 }
 
-// Joined is the state of an OS thread that has entered namespaces by path. The
-// caller must have locked the goroutine to its thread before Join.
-type Joined struct {
-	restore []restoreEntry
-}
-
-type restoreEntry struct {
-	fd   int
-	flag uintptr
-}
-
-// Join enters every namespace in nss that has a Path on the calling OS thread.
-// The caller must hold runtime.LockOSThread. Children forked from this thread
-// are created in those namespaces (for pid: pid_for_children). Restore returns
-// the thread to where it was.
-func Join(nss []specs.LinuxNamespace) (*Joined, error) {
-	j := &Joined{}
+// Join enters every namespace in nss that has a Path on the calling OS
+// thread, so that children forked from it are created in them (for pid:
+// pid_for_children). The caller must hold runtime.LockOSThread and never
+// unlock it: whether or not Join succeeds, the thread may be in foreign
+// namespaces and must end with its goroutine rather than run another one.
+func Join(nss []specs.LinuxNamespace) error {
 	for _, ns := range nss {
 		if ns.Path == "" {
 			continue
 		}
 		if ns.Type == Mount || ns.Type == User {
-			j.Restore()
-			return nil, fmt.Errorf("join %s namespace %s: %w", ns.Type, ns.Path, ErrNotSupported)
-		}
-		self := fmt.Sprintf("/proc/thread-self/ns/%s", procNames[ns.Type])
-		if ns.Type == PID {
-			self = "/proc/thread-self/ns/pid_for_children"
-		}
-		if ns.Type == Time {
-			self = "/proc/thread-self/ns/time_for_children"
-		}
-		old, err := unix.Open(self, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			j.Restore()
-			return nil, fmt.Errorf("open %s: %w", self, err)
+			return fmt.Errorf("join %s namespace %s: %w", ns.Type, ns.Path, ErrNotSupported)
 		}
 		target, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			unix.Close(old)
-			j.Restore()
-			return nil, fmt.Errorf("join %s namespace %s: %w", ns.Type, ns.Path, err)
+			return fmt.Errorf("join %s namespace %s: %w", ns.Type, ns.Path, err)
 		}
 		err = unix.Setns(target, int(flags[ns.Type]))
 		unix.Close(target)
 		if err != nil {
-			unix.Close(old)
-			j.Restore()
-			return nil, fmt.Errorf("setns %s namespace %s: %w", ns.Type, ns.Path, err)
+			return fmt.Errorf("setns %s namespace %s: %w", ns.Type, ns.Path, err)
 		}
-		j.restore = append(j.restore, restoreEntry{fd: old, flag: flags[ns.Type]})
 	}
-	return j, nil
-}
-
-// Restore returns the thread to the namespaces it had before Join, last joined
-// first. It reports false when a namespace could not be restored: the caller
-// must then let the thread die (return without runtime.UnlockOSThread) so that
-// no other goroutine ever runs in a foreign namespace.
-func (j *Joined) Restore() bool {
-	if j == nil {
-		return true
-	}
-	ok := true
-	for i := len(j.restore) - 1; i >= 0; i-- {
-		r := j.restore[i]
-		if err := unix.Setns(r.fd, int(r.flag)); err != nil {
-			ok = false
-		}
-		unix.Close(r.fd)
-	}
-	j.restore = nil
-	return ok
+	return nil
 }
 
 // NeedsThread reports whether nss joins anything by path, so that the caller

@@ -228,28 +228,21 @@ func MountOverlay(l *Layers) error {
 // in a user namespace gets the host's "/" as a layer: overlayfs refuses, inside
 // a user namespace, a lower directory with mounts below it ("failed to clone
 // lowerpath"), but a mount made by the caller beforehand is simply inherited.
-// The thread goes back to its own mount namespace afterwards, so the overlay
-// lives only as long as the container's namespace; if it cannot, the thread is
-// discarded. lockedThread reports whether the caller must keep the thread locked.
-func PremountOverlay(l *Layers, start func() error) (restored bool, err error) {
-	self, err := unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return true, fmt.Errorf("open own mount namespace: %w", err)
-	}
-	defer unix.Close(self)
+// The caller must hold runtime.LockOSThread and never unlock it: the thread
+// keeps the private mount namespace (and a private fs struct) until it ends,
+// which is when the overlay's host-side copy is released.
+func PremountOverlay(l *Layers, start func() error) error {
 	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
-		return true, fmt.Errorf("unshare mount namespace: %w", err)
+		return fmt.Errorf("unshare mount namespace: %w", err)
 	}
-	restore := func() bool { return unix.Setns(self, unix.CLONE_NEWNS) == nil }
 	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-		return restore(), fmt.Errorf("make / rslave: %w", err)
+		return fmt.Errorf("make / rslave: %w", err)
 	}
 	if err := MountOverlay(l); err != nil {
-		return restore(), err
+		return err
 	}
 	l.Premounted = true
-	err = start()
-	return restore(), err
+	return start()
 }
 
 // openTarget resolves dest inside root, creating it (a directory, or an empty
