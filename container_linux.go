@@ -474,7 +474,7 @@ func specForInit(spec *specs.Spec) *specs.Spec {
 // namespaces by path or premount the overlay (user namespaces), on a
 // dedicated OS thread that the init is forked from and inherits them from.
 // That thread is never given back to the scheduler (it holds foreign
-// namespaces, or a private fs struct whose cwd setns reset), and since the
+// namespaces, or a private mount namespace and fs struct), and since the
 // init's parent-death signal follows it, it stays parked until the
 // container is reaped (release is closed), then ends. (Threads that are not
 // locked never fork an init, so the end of one harms no container.)

@@ -176,7 +176,10 @@ func setupContainer(cfg *initproto.Config, beforePivot func() (map[string][]byte
 			return "", &initError{"time namespace", err}
 		}
 	}
-	if hasNew(nss, namespace.Mount) && (cfg.Layers != nil || (spec.Root != nil && spec.Root.Path != "")) {
+	// With a root to build, sysctls are written inside rootfs.Setup (after
+	// pivot_root, before /proc/sys turns read-only); otherwise here.
+	buildsRoot := hasNew(nss, namespace.Mount) && (cfg.Layers != nil || (spec.Root != nil && spec.Root.Path != ""))
+	if buildsRoot {
 		rc := &rootfs.Config{
 			Layers:        cfg.Layers,
 			Mounts:        spec.Mounts,
@@ -211,7 +214,7 @@ func setupContainer(cfg *initproto.Config, beforePivot func() (map[string][]byte
 			return "", &initError{"mount propagation", err}
 		}
 	}
-	if !hasNew(nss, namespace.Mount) || (cfg.Layers == nil && (spec.Root == nil || spec.Root.Path == "")) {
+	if !buildsRoot {
 		if err := writeSysctls(spec); err != nil {
 			return "", &initError{"sysctl", err}
 		}

@@ -17,22 +17,45 @@ func storeFlag(fs *flag.FlagSet) *string {
 	return fs.String("store", image.DirFromEnv(), "image store directory (default $COCOON_STORE or /var/lib/cocoon)")
 }
 
+// imageCommand is what the image commands share: their flags with --store,
+// the usage line, and the opening of the store.
+type imageCommand struct {
+	fs     *flag.FlagSet
+	store  *string
+	usage  string
+	stderr io.Writer
+}
+
+func newImageCommand(name, usage string, stderr io.Writer) *imageCommand {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &imageCommand{fs: fs, store: storeFlag(fs), usage: usage, stderr: stderr}
+}
+
+// open parses args, checks them with ok (nil: any), and opens the store. A
+// nil store means the command ends with the status returned.
+func (c *imageCommand) open(args []string, ok func() bool) (*image.Store, int) {
+	if err := c.fs.Parse(args); err != nil || (ok != nil && !ok()) {
+		fmt.Fprintln(c.stderr, "usage: "+c.usage)
+		return nil, 125
+	}
+	s, err := image.Open(*c.store)
+	if err != nil {
+		return nil, fail(c.stderr, err)
+	}
+	return s, 0
+}
+
 // pull: cocoon pull [--platform os/arch] [--store DIR] REF
 func pullCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cocoon pull", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	store := storeFlag(fs)
-	platform := fs.String("platform", "", "platform to pull from a multi-arch image, e.g. linux/arm64 (default: this host's)")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: cocoon pull [--platform os/arch] [--store DIR] REF")
-		return 125
-	}
-	s, err := image.Open(*store)
-	if err != nil {
-		return fail(stderr, err)
+	c := newImageCommand("cocoon pull", "cocoon pull [--platform os/arch] [--store DIR] REF", stderr)
+	platform := c.fs.String("platform", "", "platform to pull from a multi-arch image, e.g. linux/arm64 (default: this host's)")
+	s, code := c.open(args, func() bool { return c.fs.NArg() == 1 })
+	if s == nil {
+		return code
 	}
 	p := newProgress(stdout)
-	img, err := s.Pull(context.Background(), fs.Arg(0), image.PullOptions{Platform: *platform, Progress: p.event})
+	img, err := s.Pull(context.Background(), c.fs.Arg(0), image.PullOptions{Platform: *platform, Progress: p.event})
 	p.finish()
 	if err != nil {
 		return fail(stderr, err)
@@ -56,23 +79,18 @@ func pullImage(store, ref string, stderr io.Writer) (*image.Store, *image.Image,
 
 // load: cocoon load -i FILE [--store DIR] [REF]
 func loadCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cocoon load", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	store := storeFlag(fs)
-	in := fs.String("i", "", "a docker save or OCI archive tarball, or an OCI layout directory")
-	if err := fs.Parse(args); err != nil || *in == "" || fs.NArg() > 1 {
-		fmt.Fprintln(stderr, "usage: cocoon load -i FILE|DIR [--store DIR] [REF]")
-		return 125
-	}
-	s, err := image.Open(*store)
-	if err != nil {
-		return fail(stderr, err)
+	c := newImageCommand("cocoon load", "cocoon load -i FILE|DIR [--store DIR] [REF]", stderr)
+	in := c.fs.String("i", "", "a docker save or OCI archive tarball, or an OCI layout directory")
+	s, code := c.open(args, func() bool { return *in != "" && c.fs.NArg() <= 1 })
+	if s == nil {
+		return code
 	}
 	var imgs []*image.Image
+	var err error
 	if st, serr := os.Stat(*in); serr == nil && st.IsDir() {
-		imgs, err = s.ImportLayout(context.Background(), *in, fs.Arg(0), image.ImportOptions{})
+		imgs, err = s.ImportLayout(context.Background(), *in, c.fs.Arg(0), image.ImportOptions{})
 	} else {
-		imgs, err = s.Load(context.Background(), *in, fs.Arg(0), image.ImportOptions{})
+		imgs, err = s.Load(context.Background(), *in, c.fs.Arg(0), image.ImportOptions{})
 	}
 	if err != nil {
 		return fail(stderr, err)
@@ -85,15 +103,9 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 
 // images: cocoon images [--store DIR]
 func imagesCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cocoon images", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	store := storeFlag(fs)
-	if err := fs.Parse(args); err != nil {
-		return 125
-	}
-	s, err := image.Open(*store)
-	if err != nil {
-		return fail(stderr, err)
+	s, code := newImageCommand("cocoon images", "cocoon images [--store DIR]", stderr).open(args, nil)
+	if s == nil {
+		return code
 	}
 	imgs, err := s.Images()
 	if err != nil {
@@ -114,18 +126,12 @@ func imagesCmd(args []string, stdout, stderr io.Writer) int {
 
 // rmi: cocoon rmi [--store DIR] REF...
 func rmiCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cocoon rmi", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	store := storeFlag(fs)
-	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: cocoon rmi [--store DIR] REF...")
-		return 125
+	c := newImageCommand("cocoon rmi", "cocoon rmi [--store DIR] REF...", stderr)
+	s, code := c.open(args, func() bool { return c.fs.NArg() > 0 })
+	if s == nil {
+		return code
 	}
-	s, err := image.Open(*store)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	for _, ref := range fs.Args() {
+	for _, ref := range c.fs.Args() {
 		if err := s.Remove(context.Background(), ref); err != nil {
 			return fail(stderr, err)
 		}
@@ -136,15 +142,9 @@ func rmiCmd(args []string, stdout, stderr io.Writer) int {
 
 // prune: cocoon prune [--store DIR]
 func pruneCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cocoon prune", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	store := storeFlag(fs)
-	if err := fs.Parse(args); err != nil {
-		return 125
-	}
-	s, err := image.Open(*store)
-	if err != nil {
-		return fail(stderr, err)
+	s, code := newImageCommand("cocoon prune", "cocoon prune [--store DIR]", stderr).open(args, nil)
+	if s == nil {
+		return code
 	}
 	r, err := s.Prune(context.Background())
 	if err != nil {

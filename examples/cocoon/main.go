@@ -378,8 +378,5 @@ func failStart(stderr io.Writer, err error) int {
 		}
 		return 126
 	}
-	if errors.Is(err, namespace.ErrNotSupported) {
-		return fail(stderr, err)
-	}
 	return fail(stderr, err)
 }

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -86,7 +87,7 @@ func PushBusybox(tb testing.TB, ref string, cfg v1.Config) {
 	require.NoError(tb, err)
 	cf = cf.DeepCopy()
 	cf.Config = cfg
-	cf.OS, cf.Architecture = "linux", hostArch()
+	cf.OS, cf.Architecture = "linux", runtime.GOARCH
 	img, err = mutate.ConfigFile(img, cf)
 	require.NoError(tb, err)
 	n, err := name.ParseReference(ref)

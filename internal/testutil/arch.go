@@ -1,5 +1,0 @@
-package testutil
-
-import "runtime"
-
-func hostArch() string { return runtime.GOARCH }
