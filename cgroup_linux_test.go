@@ -3,7 +3,6 @@
 package container_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -99,15 +98,7 @@ func TestCPULimitGivesHalfACore(t *testing.T) {
 func TestPauseStopsProgressAndResumeRestartsIt(t *testing.T) {
 	testutil.RequireRoot(t)
 	b, _ := newT(t, "sh", "-c", "echo ready; i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.01; done")
-	r, w, err := os.Pipe()
-	require.NoError(t, err)
-	defer r.Close()
-	c, err := b.WithCgroup().WithStdout(w).Start(context.Background())
-	w.Close()
-	require.NoError(t, err)
-	defer c.Delete()
-	_, err = bufio.NewReader(r).ReadString('\n')
-	require.NoError(t, err)
+	c, _ := startLine(t, b.WithCgroup())
 	count := func() string {
 		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/root/tmp/count", c.Pid()))
 		return string(data)

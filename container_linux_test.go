@@ -53,6 +53,20 @@ func output(t *testing.T, b *container.Builder) string {
 	return out.String()
 }
 
+// startLine starts b and returns the container once it printed a line.
+func startLine(t *testing.T, b *container.Builder) (*container.Container, string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	c, err := b.WithStdout(w).Start(context.Background())
+	w.Close()
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Delete(); r.Close() })
+	line, err := bufio.NewReader(r).ReadString('\n')
+	require.NoError(t, err)
+	return c, strings.TrimSpace(line)
+}
+
 func assertNoContainersLeft(t *testing.T, state string) {
 	t.Helper()
 	ents, err := os.ReadDir(filepath.Join(state, "containers"))
@@ -114,16 +128,8 @@ func TestExitCodeAndSignalPropagate(t *testing.T) {
 func TestSignalReachesWorkloadThroughInit(t *testing.T) {
 	testutil.RequireRoot(t)
 	b, _ := newT(t, "sh", "-c", "trap 'exit 42' USR1; echo ready; while :; do sleep 0.05; done")
-	r, w, err := os.Pipe()
-	require.NoError(t, err)
-	defer r.Close()
-	c, err := b.WithInit().WithStdout(w).Start(context.Background())
-	w.Close()
-	require.NoError(t, err)
-	defer c.Delete()
-	line, err := bufio.NewReader(r).ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "ready\n", line)
+	c, line := startLine(t, b.WithInit())
+	require.Equal(t, "ready", line)
 	require.NoError(t, c.Signal(syscall.SIGUSR1))
 	res, err := c.Wait()
 	require.NoError(t, err)
@@ -302,16 +308,8 @@ import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 8080)); s.listen(1); print("listening", flush=True)
 c, _ = s.accept(); c.sendall(b"hello from A\n"); c.close()`)
-	r, w, err := os.Pipe()
-	require.NoError(t, err)
-	defer r.Close()
-	ca, err := a.WithStdout(w).Start(context.Background())
-	w.Close()
-	require.NoError(t, err)
-	defer ca.Delete()
-	line, err := bufio.NewReader(r).ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "listening\n", line)
+	ca, line := startLine(t, a)
+	require.Equal(t, "listening", line)
 
 	aNet, err := os.Readlink(ca.NamespacePath(namespace.Network))
 	require.NoError(t, err)

@@ -3,7 +3,6 @@
 package container_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -48,20 +47,6 @@ func newNetHost(t *testing.T) *netHost {
 func (nh *netHost) bridged(t *testing.T, args ...string) *container.Builder {
 	b, _ := newT(t, args...)
 	return b.WithNetworkHost(nh.h, nh.state)
-}
-
-// startLine starts b and returns the container once it printed a line.
-func startLine(t *testing.T, b *container.Builder) (*container.Container, string) {
-	t.Helper()
-	r, w, err := os.Pipe()
-	require.NoError(t, err)
-	c, err := b.WithStdout(w).Start(context.Background())
-	w.Close()
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Delete(); r.Close() })
-	line, err := bufio.NewReader(r).ReadString('\n')
-	require.NoError(t, err)
-	return c, strings.TrimSpace(line)
 }
 
 const pyServer = `
